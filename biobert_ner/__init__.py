@@ -1,0 +1,1 @@
+"""biobert_ner"""
