@@ -153,8 +153,10 @@ def _word_span(span: _CharSpan, plain: str, starts: dict[int, int], ends: dict[i
 def parse_markup_line(text: str, entity_types: Sequence[str] = ENTITY_TYPES) -> tuple[list[str], list[str]]:
     """One line of markup -> (words, IOB2 tags).
 
-    >>> parse_markup_line("[cisplatin]{Chemical}-induced [acute kidney injury]{Disease} .")
-    (['cisplatin', '-', 'induced', 'acute', 'kidney', 'injury', '.'], ['B-Chemical', 'O', 'O', 'B-Disease', 'I-Disease', 'I-Disease', 'O'])
+    >>> words, tags = parse_markup_line("[cisplatin]{Chemical}-induced [kidney injury]{Disease} .")
+    >>> list(zip(words, tags))  # doctest: +NORMALIZE_WHITESPACE
+    [('cisplatin', 'B-Chemical'), ('-', 'O'), ('induced', 'O'), ('kidney', 'B-Disease'),
+     ('injury', 'I-Disease'), ('.', 'O')]
 
     Raises :class:`CorpusMarkupError` (without a location: :func:`read_markup` adds it).
     """
@@ -168,6 +170,25 @@ def parse_markup_line(text: str, entity_types: Sequence[str] = ENTITY_TYPES) -> 
     if problems:  # cannot happen for non-overlapping spans; a guard against future edits
         raise CorpusMarkupError("; ".join(problems))
     return [word.text for word in words], tags
+
+
+def _escape(token: str) -> str:
+    """A word with the markup characters made literal."""
+    return "".join("\\" + char if char in "[]{}\\" else char for char in token)
+
+
+def format_markup_line(tokens: Sequence[str], tags: Sequence[str]) -> str:
+    """The inverse of :func:`parse_markup_line`: words and IOB2 tags -> one line of markup.
+
+    Words are joined by single spaces, which the pre-tokenizer splits back into the same words,
+    so ``parse_markup_line(format_markup_line(w, t)) == (w, t)``. Handy to turn a TSV corpus
+    into something a person can edit.
+    """
+    words = [_escape(token) for token in tokens]
+    for span in spans_from_tags(tags):
+        words[span.start] = "[" + words[span.start]
+        words[span.end - 1] = words[span.end - 1] + "]{" + span.type + "}"
+    return " ".join(words)
 
 
 # --- Reading files and whole corpora ----------------------------------------------------------
@@ -288,7 +309,9 @@ class SplitStatistics:
     entities: dict[str, int]  # entity type -> number of entities (spans, not B- tags)
 
 
-def split_statistics(split: str, sentences: Iterable[Sentence], entity_types: Sequence[str] = ENTITY_TYPES) -> SplitStatistics:
+def split_statistics(
+    split: str, sentences: Iterable[Sentence], entity_types: Sequence[str] = ENTITY_TYPES
+) -> SplitStatistics:
     """Count sentences, words and entities per type of one split."""
     counts = {entity_type: 0 for entity_type in entity_types}
     n_sentences = n_tokens = n_empty = 0
