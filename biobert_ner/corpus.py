@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from . import statistics
 from .data import Sentence, format_tsv, write_tsv
 from .pretokenize import pretokenize
 from .schemes import Span, spans_from_tags, tag_problems, tags_from_spans
@@ -312,17 +313,11 @@ class SplitStatistics:
 def split_statistics(
     split: str, sentences: Iterable[Sentence], entity_types: Sequence[str] = ENTITY_TYPES
 ) -> SplitStatistics:
-    """Count sentences, words and entities per type of one split."""
-    counts = {entity_type: 0 for entity_type in entity_types}
-    n_sentences = n_tokens = n_empty = 0
-    for sentence in sentences:
-        spans = spans_from_tags(sentence.tags)
-        n_sentences += 1
-        n_tokens += len(sentence.tokens)
-        n_empty += not spans
-        for span in spans:
-            counts[span.type] = counts.get(span.type, 0) + 1
-    return SplitStatistics(split, n_sentences, n_tokens, n_empty, counts)
+    """The datasheet's numbers for one split (counted by :func:`biobert_ner.statistics.corpus_statistics`)."""
+    counts = statistics.corpus_statistics(list(sentences))
+    entities = {entity_type: counts.entities_per_type.get(entity_type, 0) for entity_type in entity_types}
+    entities |= counts.entities_per_type
+    return SplitStatistics(split, counts.sentences, counts.tokens, counts.sentences_without_entities, entities)
 
 
 def corpus_statistics(splits: Mapping[str, Iterable[Sentence]]) -> list[SplitStatistics]:

@@ -13,7 +13,10 @@ The rules, small enough to re-implement anywhere:
 3. Every other character that is not white space is a word of its own: ``-``, ``/``, ``(``,
    ``,``, ``;``, ``%``, ``.`` (so ``2.5`` is ``2 . 5``), an emoji. Greek letters are letters,
    so ``TNF-α`` is ``TNF - α``.
-4. White space (Python's ``str.isspace``) separates words and is never part of one.
+4. White space (Python's ``str.isspace``) and invisible format characters (general category
+   Cf: soft hyphen, zero-width space and joiner, byte-order mark) separate words and are never
+   part of one. BERT's normaliser deletes format characters, so a word made of one would have
+   no sub-word token at all.
 
 Offsets are half-open ``[start, end)`` indices into the Python string (code points), so
 ``text[word.start:word.end] == word.text`` always holds.
@@ -42,6 +45,11 @@ def is_word_char(char: str) -> bool:
     return unicodedata.category(char)[0] in WORD_CATEGORIES
 
 
+def is_separator(char: str) -> bool:
+    """True for white space and invisible format characters: they end a word and are dropped."""
+    return char.isspace() or unicodedata.category(char) == "Cf"
+
+
 def pretokenize(text: str) -> list[Word]:
     """Split raw text into words and stand-alone punctuation, with character offsets.
 
@@ -58,7 +66,7 @@ def pretokenize(text: str) -> list[Word]:
         if run_start is not None:
             words.append(Word(text[run_start:i], run_start, i))
             run_start = None
-        if not char.isspace():
+        if not is_separator(char):
             words.append(Word(char, i, i + 1))
     if run_start is not None:
         words.append(Word(text[run_start:], run_start, len(text)))

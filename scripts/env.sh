@@ -35,12 +35,18 @@ _bn_setup() {
     key=$(cat "$_bn_root/requirements.lock" "$_bn_root/pyproject.toml" "$_bn_root/scripts/env.sh" | sha256sum | cut -c1-16)
     venv="$_bn_cache/venv-$key"
     if [ ! -f "$venv/.ready" ]; then
-        echo "setup: building the Python environment in $venv (first run: several minutes, torch is large)"
-        rm -rf "$venv"
-        "$uv" venv -q --python "$_bn_python" "$venv" || _bn_fail "could not create $venv" || return 1
-        "$uv" pip install -q --python "$venv/bin/python" -r "$_bn_root/requirements.lock" ||
-            _bn_fail "installing requirements.lock failed" || return 1
-        touch "$venv/.ready"
+        # One builder at a time: a second shell waits here, then finds the environment ready.
+        exec 9>"$venv.lock"
+        command -v flock >/dev/null && flock 9
+        if [ ! -f "$venv/.ready" ]; then
+            echo "setup: building the Python environment in $venv (first run: a few minutes, torch is large)"
+            rm -rf "$venv"
+            "$uv" venv -q --python "$_bn_python" "$venv" || _bn_fail "could not create $venv" || return 1
+            "$uv" pip install -q --python "$venv/bin/python" -r "$_bn_root/requirements.lock" ||
+                _bn_fail "installing requirements.lock failed" || return 1
+            touch "$venv/.ready"
+        fi
+        exec 9>&-
     fi
 
     # 3. This clone, editable (cheap; re-pointed at every call so any clone can share the environment).
