@@ -14,13 +14,21 @@ _bn_python="${BIOBERT_NER_PYTHON:-python3}"
 
 _bn_fail() { echo "setup: $*" >&2; return 1; }
 
+# Keep the three most recently used environments (each is several GB); remove older ones.
+_bn_prune() {
+    local old
+    for old in $(ls -1dt "$_bn_cache"/venv-*/ 2>/dev/null | tail -n +4); do
+        [ "${old%/}" != "$1" ] && rm -rf "${old%/}" "${old%/}.lock"
+    done
+    return 0
+}
+
 _bn_setup() {
     local start key venv uv
     start=$(date +%s)
     command -v "$_bn_python" >/dev/null || _bn_fail "no $_bn_python on PATH (Python >= 3.10 needed)" || return 1
     mkdir -p "$_bn_cache"
-    export UV_CACHE_DIR="$_bn_cache/uv-cache"
-    export UV_LINK_MODE=copy
+    export UV_CACHE_DIR="$_bn_cache/uv-cache"  # same file system as the environments: uv hard-links, no copies
 
     # 1. uv, the fast installer, in a small bootstrap venv of its own.
     uv="$_bn_cache/bootstrap-$_bn_uv_version/bin/uv"
@@ -48,6 +56,8 @@ _bn_setup() {
         fi
         exec 9>&-
     fi
+    touch "$venv/.ready"  # its time stamp says when the environment was last used
+    _bn_prune "$venv"
 
     # 3. This clone, editable (cheap; re-pointed at every call so any clone can share the environment).
     "$uv" pip install -q --python "$venv/bin/python" --no-deps -e "$_bn_root" ||
