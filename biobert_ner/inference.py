@@ -1,0 +1,329 @@
+"""Prediction on raw text: text -> words -> sub-word windows -> logits -> word tags -> entities.
+
+Every step is a small function a notebook can call and show on its own, and the Java appendix
+mirrors the same steps (``NerPipeline.java``), pinned by golden fixtures made from
+:meth:`NerPipeline.encode` and :meth:`NerPipeline.logits`:
+
+1. :func:`encode_documents`: pre-tokenize each text with the project's one pre-tokenizer
+   (:func:`biobert_ner.pretokenize.pretokenize`, which keeps character offsets), tokenize the
+   word list (``is_split_into_words=True``) *without* special tokens and *without* truncation,
+   and cut the sub-words into overlapping windows (:func:`biobert_ner.alignment.plan_windows`)
+   of at most ``max_length - 2`` tokens; each window becomes ``[CLS] + ids + [SEP]``.
+2. :func:`forward_windows`: all windows of all texts go through the model together, longest
+   first (:func:`length_sorted_batches`), each batch padded only to its own longest window, in
+   ``torch.inference_mode()``; optionally under bf16 autocast.
+3. :func:`decode_document`: softmax, the best label and its probability per token, windows
+   stitched together (:func:`biobert_ner.alignment.merge_window_predictions`), a word's label read
+   from its first sub-word (:func:`biobert_ner.alignment.word_label_ids`, whatever the training
+   strategy), then IOB2 repair, spans and character offsets
+   (:func:`biobert_ner.alignment.entities_from_word_tags`; an entity's score is the mean of its
+   words' probabilities).
+
+Sorting windows by length matters on a CPU: a batch of 32 windows padded to its longest member
+costs what its longest member costs, 32 times; sorted, there is little padding left to pay for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Sequence, overload
+
+import numpy as np
+import torch
+
+from .alignment import Entity, Window, entities_from_word_tags, merge_window_predictions, plan_windows, word_label_ids
+from .pretokenize import Word, pretokenize
+from .schemes import OUTSIDE
+
+SPECIAL_TOKENS_PER_WINDOW = 2  # [CLS] in front, [SEP] at the end
+
+
+class Precision(str, enum.Enum):
+    """The number format of the forward pass; results are always returned as float32."""
+
+    FP32 = "fp32"  # the reference: what the model was trained and evaluated in
+    BF16 = "bf16"  # bfloat16 autocast: matrix products in bf16, faster where the CPU/GPU has bf16 units
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Settings of a prediction run (printed when a pipeline is made)."""
+
+    batch_size: int = 32  # windows per forward pass, from all texts together
+    max_length: int = 256  # tokens per window, [CLS] and [SEP] included
+    stride: int = 64  # tokens shared by consecutive windows of a long document
+    precision: Precision = Precision.FP32
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", Precision(self.precision))
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        window_tokens = self.max_length - SPECIAL_TOKENS_PER_WINDOW
+        if window_tokens < 1:
+            raise ValueError(f"max_length must leave room for [CLS], [SEP] and a token: got {self.max_length}")
+        if not 0 <= self.stride < window_tokens:
+            raise ValueError(f"need 0 <= stride < max_length - 2 = {window_tokens}, got stride={self.stride}")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "precision": self.precision.value}
+
+    def __str__(self) -> str:
+        return " ".join(f"{key}={value}" for key, value in self.to_dict().items())
+
+
+# ---------------------------------------------------------------- 1. text -> windows of token ids
+
+
+@dataclass(frozen=True)
+class DocumentEncoding:
+    """Everything the model input of one text is made of (also what the golden fixtures pin)."""
+
+    text: str
+    words: list[Word]  # pre-tokenized words with character offsets into ``text``
+    token_ids: list[int]  # sub-word ids of the whole text, no special tokens
+    word_ids: list[int]  # for each sub-word, the index of its word
+    windows: list[Window] = field(default_factory=list)  # token ranges, see alignment.plan_windows
+    window_input_ids: list[list[int]] = field(default_factory=list)  # [CLS] + window tokens + [SEP]
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.token_ids)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data (words as ``[text, start, end]``, windows as ``[start, end]``)."""
+        return {
+            "text": self.text,
+            "words": [[word.text, word.start, word.end] for word in self.words],
+            "token_ids": list(self.token_ids),
+            "word_ids": list(self.word_ids),
+            "windows": [[window.start, window.end] for window in self.windows],
+            "window_input_ids": [list(ids) for ids in self.window_input_ids],
+        }
+
+
+def special_token_ids(tokenizer) -> tuple[int, int, int]:
+    """``([CLS], [SEP], [PAD])`` ids of a BERT-style tokenizer; an error for tokenizers without them."""
+    ids = (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id)
+    if None in ids:
+        raise ValueError(f"{type(tokenizer).__name__} has no [CLS]/[SEP]/[PAD] token: a BERT-style tokenizer is needed")
+    return ids  # type: ignore[return-value]
+
+
+def window_input_ids(token_ids: Sequence[int], windows: Sequence[Window], cls_id: int, sep_id: int) -> list[list[int]]:
+    """The model input of each window: ``[CLS] + token_ids[start:end] + [SEP]``."""
+    return [[cls_id, *token_ids[window.start : window.end], sep_id] for window in windows]
+
+
+def encode_documents(tokenizer, texts: Sequence[str], *, max_length: int = 256, stride: int = 64) -> list[DocumentEncoding]:
+    """Pre-tokenize, tokenize (one batched call) and window every text.
+
+    A text without words, or whose words all tokenize to nothing (only control characters,
+    say), gets no windows: there is nothing to send to the model.
+    """
+    cls_id, sep_id, _ = special_token_ids(tokenizer)
+    all_words = [pretokenize(text) for text in texts]
+    to_tokenize = [i for i, words in enumerate(all_words) if words]  # the tokenizer rejects an empty word list
+    encodings = {}
+    if to_tokenize:
+        batch = tokenizer(
+            [[word.text for word in all_words[i]] for i in to_tokenize],
+            is_split_into_words=True,
+            add_special_tokens=False,  # windows get their own [CLS]/[SEP]
+            truncation=False,  # long texts are windowed, never cut
+            verbose=False,  # no "sequence longer than the maximum" warning: that is what windows are for
+        )
+        for row, i in enumerate(to_tokenize):
+            encodings[i] = (batch["input_ids"][row], batch.word_ids(row))
+    documents = []
+    for i, (text, words) in enumerate(zip(texts, all_words)):
+        token_ids, word_ids = encodings.get(i, ([], []))
+        windows = plan_windows(len(token_ids), max_length - SPECIAL_TOKENS_PER_WINDOW, stride) if token_ids else []
+        documents.append(
+            DocumentEncoding(text, words, list(token_ids), list(word_ids), windows, window_input_ids(token_ids, windows, cls_id, sep_id))
+        )
+    return documents
+
+
+# ---------------------------------------------------------------- 2. windows -> logits
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices of ``lengths`` in batches of ``batch_size``, longest first (little padding; a memory error shows up at once)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` padded on the right to the longest sequence of this batch."""
+    width = max(len(sequence) for sequence in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        input_ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long)
+        attention_mask[row, : len(sequence)] = 1
+    return input_ids, attention_mask
+
+
+def autocast_context(device: torch.device, precision: Precision | str):
+    """bf16 autocast for :attr:`Precision.BF16`, nothing for fp32."""
+    if Precision(precision) is Precision.BF16:
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def forward_windows(
+    model: torch.nn.Module,
+    windows: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    batch_size: int = 32,
+    precision: Precision | str = Precision.FP32,
+) -> list[np.ndarray]:
+    """Logits of each window, ``float32`` arrays of shape ``(len(window), num_labels)`` in input order."""
+    device = next(model.parameters()).device
+    results: list[np.ndarray | None] = [None] * len(windows)
+    with torch.inference_mode(), autocast_context(device, precision):
+        for batch in length_sorted_batches([len(window) for window in windows], batch_size):
+            input_ids, attention_mask = pad_batch([windows[i] for i in batch], pad_id)
+            logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
+            logits = logits.float().cpu().numpy()
+            for row, i in enumerate(batch):
+                results[i] = logits[row, : len(windows[i])]
+    return results  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------- 3. logits -> entities
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis (shifted by the maximum, so large logits do not overflow)."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def token_predictions(window_logits: np.ndarray) -> list[tuple[int, float]]:
+    """``(label id, probability)`` of each window token, ``[CLS]``/``[SEP]`` left out."""
+    probabilities = softmax(np.asarray(window_logits, dtype=np.float32))[1:-1]
+    best = probabilities.argmax(axis=-1)
+    return [(int(label), float(probabilities[i, label])) for i, label in enumerate(best)]
+
+
+def word_predictions(
+    encoding: DocumentEncoding, window_logits: Sequence[np.ndarray], label_names: Sequence[str]
+) -> tuple[list[str], list[float]]:
+    """One tag and its probability per word, read from the word's first sub-word.
+
+    A word with no sub-word at all (a lone control character, which the tokenizer drops) is
+    ``O`` with probability 1: the model never saw it.
+    """
+    if len(window_logits) != len(encoding.windows):
+        raise ValueError(f"{len(encoding.windows)} windows but {len(window_logits)} logit arrays")
+    per_window = [token_predictions(logits) for logits in window_logits]
+    per_token = merge_window_predictions(encoding.windows, per_window, encoding.num_tokens) if encoding.num_tokens else []
+    # word_label_ids reads "the value at each word's first token"; given token positions as the
+    # values, it says where each word's first token is, which serves labels and scores alike.
+    first_tokens = word_label_ids(encoding.word_ids, range(encoding.num_tokens), len(encoding.words))
+    tags = [OUTSIDE if t is None else label_names[per_token[t][0]] for t in first_tokens]
+    scores = [1.0 if t is None else per_token[t][1] for t in first_tokens]
+    return tags, scores
+
+
+def decode_document(encoding: DocumentEncoding, window_logits: Sequence[np.ndarray], label_names: Sequence[str]) -> list[Entity]:
+    """Entities of one text from its windows' logits (no model needed: hand-written logits work)."""
+    tags, scores = word_predictions(encoding, window_logits, label_names)
+    return entities_from_word_tags(encoding.text, encoding.words, tags, scores)
+
+
+# ---------------------------------------------------------------- the pipeline object
+
+
+class NerPipeline:
+    """A fine-tuned token-classification model and its tokenizer, applied to raw text.
+
+    >>> ner = NerPipeline.from_pretrained("runs/ncbi/model")            # doctest: +SKIP
+    >>> ner("Cisplatin induced nephrotoxicity in rats.")                 # doctest: +SKIP
+    [Entity(type='Chemical', text='Cisplatin', start=0, end=9, score=0.98), ...]
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer, config: InferenceConfig | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.config = config or InferenceConfig()
+        self.cls_id, self.sep_id, self.pad_id = special_token_ids(tokenizer)
+        id2label = model.config.id2label
+        self.label_names = [id2label[i] for i in range(len(id2label))]
+        limit = getattr(model.config, "max_position_embeddings", None)
+        if limit is not None and self.config.max_length > limit:
+            raise ValueError(f"max_length={self.config.max_length} is more than the model's {limit} positions")
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        device: str | torch.device | None = None,
+        batch_size: int = 32,
+        max_length: int = 256,
+        stride: int = 64,
+        precision: Precision | str = Precision.FP32,
+        verbose: bool = True,
+    ) -> "NerPipeline":
+        """Load a fine-tuned model folder (safetensors, no remote code; labels from its config)."""
+        from .modelling import load_model_and_tokenizer
+
+        config = InferenceConfig(batch_size=batch_size, max_length=max_length, stride=stride, precision=precision)
+        model, tokenizer = load_model_and_tokenizer(str(folder), device=device, verbose=verbose)
+        pipeline = cls(model, tokenizer, config)
+        if verbose:
+            print(f"inference: {config}")
+        return pipeline
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def encode_batch(self, texts: Sequence[str]) -> list[DocumentEncoding]:
+        return encode_documents(self.tokenizer, texts, max_length=self.config.max_length, stride=self.config.stride)
+
+    def encode(self, text: str) -> DocumentEncoding:
+        """Words, sub-word ids, windows and window inputs of one text."""
+        return self.encode_batch([text])[0]
+
+    def logits_batch(self, encodings: Sequence[DocumentEncoding]) -> list[list[np.ndarray]]:
+        """Window logits of every document, all windows batched together."""
+        flat = [ids for encoding in encodings for ids in encoding.window_input_ids]
+        outputs = forward_windows(
+            self.model, flat, pad_id=self.pad_id, batch_size=self.config.batch_size, precision=self.config.precision
+        )
+        result, offset = [], 0
+        for encoding in encodings:
+            result.append(outputs[offset : offset + len(encoding.windows)])
+            offset += len(encoding.windows)
+        return result
+
+    def logits(self, text: str) -> list[np.ndarray]:
+        """Logits of each window of one text, ``[CLS]`` and ``[SEP]`` rows included."""
+        return self.logits_batch([self.encode(text)])[0]
+
+    def predict(self, texts: Sequence[str]) -> list[list[Entity]]:
+        """Entities of each text (the list form of ``__call__``)."""
+        encodings = self.encode_batch(list(texts))
+        all_logits = self.logits_batch(encodings)
+        return [decode_document(encoding, logits, self.label_names) for encoding, logits in zip(encodings, all_logits)]
+
+    @overload
+    def __call__(self, texts: str) -> list[Entity]: ...
+
+    @overload
+    def __call__(self, texts: Sequence[str]) -> list[list[Entity]]: ...
+
+    def __call__(self, texts):
+        if isinstance(texts, str):
+            return self.predict([texts])[0]
+        return self.predict(list(texts))
+
+    def __repr__(self) -> str:
+        return f"NerPipeline({self.model.config.model_type}, labels={self.label_names}, device={self.device}, {self.config})"

@@ -1,0 +1,297 @@
+"""The ``biobert-ner`` command: help, info, predict, errors as one line, and a slow end-to-end run.
+
+Most tests call :func:`biobert_ner.cli.main` in this process (fast); a few run the installed
+console script / ``python -m biobert_ner`` in a subprocess, where a traceback would really show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+
+from biobert_ner import cli
+from biobert_ner.training import TrainingConfig
+
+SUB_COMMANDS = ["info", "train", "evaluate", "predict"]
+
+
+def run_main(capsys, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(stdin.encode("utf-8"))))
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_command(*argv: str, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def assert_one_error_line(err: str, *fragments: str) -> None:
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+# ---------------------------------------------------------------- help and structure
+
+
+@pytest.mark.parametrize("command", SUB_COMMANDS)
+def test_every_sub_command_has_help(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: biobert-ner {command}")
+    assert cli.COMMANDS[command].description.split()[0] in out
+
+
+def test_every_flag_has_help_text():
+    parser = cli.build_parser()
+    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+
+
+def test_train_has_one_flag_per_training_setting(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    for field in dataclasses.fields(TrainingConfig):
+        assert f"--{field.name.replace('_', '-')}" in out, field.name
+    assert "--config" in out and "--no-group-by-length" in out
+    # the help text comes from the comment next to the setting in training.py
+    assert cli.field_help(TrainingConfig)["warmup_ratio"].startswith("share of all update steps")
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    code, _, err = run_main(capsys)
+    assert code == 2 and "usage:" in err
+
+
+def test_register_refuses_a_duplicate():
+    with pytest.raises(ValueError, match="twice"):
+        cli.register("info", "again", lambda parser: None, lambda args: 0)
+
+
+# ---------------------------------------------------------------- settings: file, then flags
+
+
+@dataclasses.dataclass
+class ToySettings:
+    name: str = "run"  # what to call the run
+    steps: int = 3  # how many steps
+    rate: float | None = None  # a rate, or none
+    fast: bool = False
+    tags: str = dataclasses.field(default="a", metadata={"help": "from metadata"})
+
+
+def test_dataclass_flags_types_help_and_override_order(tmp_path):
+    parser = cli.OneLineParser(prog="toy")
+    parser.add_argument("--config")
+    names = cli.add_dataclass_flags(parser, ToySettings)
+    assert names == ["name", "steps", "rate", "fast", "tags"]
+    assert "what to call the run" in parser.format_help() and "from metadata" in parser.format_help()
+    config = tmp_path / "settings.json"
+    config.write_text(json.dumps({"name": "from-file", "steps": 7, "rate": 0.5}))
+    args = parser.parse_args(["--config", str(config), "--steps", "9", "--rate", "none", "--fast"])
+    assert cli.settings_from_args(args, names) == {"name": "from-file", "steps": 9, "rate": None, "fast": True}
+    config.write_text(json.dumps({"unknown": 1}))
+    with pytest.raises(cli.UsageError, match="unknown settings unknown"):
+        cli.settings_from_args(parser.parse_args(["--config", str(config)]), names)
+
+
+# ---------------------------------------------------------------- info
+
+
+def test_info_lists_the_offline_model(capsys, minilm_dir):
+    code, out, _ = run_main(capsys, "info")
+    assert code == 0
+    assert f"minilm        {minilm_dir}" in out
+    assert "dmis-lab/biobert-base-cased-v1.2" in out and "torch" in out and "bundled corpus" in out
+
+
+def test_info_json(capsys, minilm_dir):
+    code, out, _ = run_main(capsys, "info", "--json")
+    info = json.loads(out)
+    assert code == 0 and info["offline_models"]["minilm"] == str(minilm_dir)
+    assert info["versions"]["transformers"] and info["device"]["threads"] >= 1
+    assert "train.tsv" in info["bundled_corpus"]["files"]
+
+
+def test_console_script_info_lists_minilm():
+    result = run_command("biobert-ner", "info")
+    assert result.returncode == 0, result.stderr
+    assert "minilm" in result.stdout and "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- predict
+
+
+def test_predict_from_stdin_writes_one_json_line_per_input_line(capsys, monkeypatch, tiny_model_dir):
+    text = "Cisplatin induced nephrotoxicity.\n\nBRCA1 😀 (gene)\r\nlast line without newline"
+    code, out, err = run_main(capsys, "predict", "--model-dir", str(tiny_model_dir), stdin=text, monkeypatch=monkeypatch)
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in records] == ["Cisplatin induced nephrotoxicity.", "", "BRCA1 😀 (gene)", "last line without newline"]
+    for record in records:
+        assert set(record) == {"text", "entities"}
+        for entity in record["entities"]:
+            assert set(entity) == {"type", "text", "start", "end", "score"}
+            assert record["text"][entity["start"] : entity["end"]] == entity["text"]
+    assert records[1]["entities"] == []
+    assert "device: cpu" in err  # model messages go to stderr, stdout is only JSON lines
+
+
+def test_predict_files_to_output(capsys, tmp_path, tiny_model_dir):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("BRCA1 mutations\nbreast cancer\n", encoding="utf-8")
+    second.write_text("TNF-α\n", encoding="utf-8")
+    output = tmp_path / "out" / "entities.jsonl"
+    code, out, err = run_main(
+        capsys, "predict", "--model-dir", str(tiny_model_dir), str(first), str(second), "--output", str(output),
+        "--max-length", "8", "--stride", "2", "--precision", "bf16",
+    )
+    assert code == 0, err
+    assert out == ""
+    assert [json.loads(line)["text"] for line in output.read_text(encoding="utf-8").splitlines()] == [
+        "BRCA1 mutations", "breast cancer", "TNF-α"
+    ]
+
+
+# ---------------------------------------------------------------- errors: one line, right exit code
+
+
+def test_missing_model_dir_is_a_usage_error(capsys, tmp_path):
+    code, out, err = run_main(capsys, "predict", "--model-dir", str(tmp_path / "nowhere"))
+    assert code == 2
+    assert_one_error_line(err, "does not exist", "--model-dir")
+
+
+def test_folder_that_is_not_a_model(capsys, tmp_path):
+    code, _, err = run_main(capsys, "predict", "--model-dir", str(tmp_path))
+    assert code == 2
+    assert_one_error_line(err, "no config.json")
+
+
+def test_bad_inference_settings_are_usage_errors(capsys, tiny_model_dir):
+    code, _, err = run_main(capsys, "predict", "--model-dir", str(tiny_model_dir), "--max-length", "16", "--stride", "14")
+    assert code == 2
+    assert_one_error_line(err, "stride")
+
+
+def test_missing_input_file(capsys, tiny_model_dir, tmp_path):
+    code, _, err = run_main(capsys, "predict", "--model-dir", str(tiny_model_dir), str(tmp_path / "missing.txt"))
+    assert code == 1
+    assert_one_error_line(err, "missing.txt: no such file")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["train", "--epochs", "many"], "invalid int value"),
+        (["train", "--epochs", "0"], "epochs must be >= 1"),
+        (["train", "--label-strategy", "every"], "every"),
+        (["frobnicate"], "invalid choice"),
+        (["evaluate"], "--model-dir"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(capsys, argv, fragment):
+    code, _, err = run_main(capsys, *argv)
+    assert code == 2
+    assert_one_error_line(err, fragment)
+
+
+def test_malformed_tsv_names_file_and_line(capsys, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "train.tsv").write_text("BRCA1\tB-Gene\nmutations O\n", encoding="utf-8")
+    code, _, err = run_main(capsys, "train", "--data", str(corpus), "--model", "minilm", "--output-dir", str(tmp_path / "run"))
+    assert code == 1
+    assert_one_error_line(err, f"{corpus / 'train.tsv'}:2:", "columns")
+
+
+def test_evaluate_malformed_tsv(capsys, tmp_path, tiny_model_dir):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "train.tsv").write_text("BRCA1\tB-Gene\n\nx\tI-Gene\n", encoding="utf-8")
+    code, _, err = run_main(capsys, "evaluate", "--model-dir", str(tiny_model_dir), "--data", str(corpus))
+    assert code == 1
+    assert_one_error_line(err, "train.tsv:3:")
+
+
+def test_bad_config_file(capsys, tmp_path):
+    config = tmp_path / "settings.json"
+    config.write_text("{not json", encoding="utf-8")
+    code, _, err = run_main(capsys, "train", "--config", str(config))
+    assert code == 2
+    assert_one_error_line(err, "settings.json:1: not valid JSON")
+
+
+def test_unknown_model_offline_in_a_real_process(tmp_path):
+    result = run_command(
+        sys.executable, "-m", "biobert_ner", "train", "--model", "biobert-ner-tests/no-such-model",
+        "--data", "bundled", "--output-dir", str(tmp_path / "run"),
+    )
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, "biobert-ner-tests/no-such-model", "--model minilm")
+
+
+def test_unexpected_errors_are_one_line_too(capsys, monkeypatch):
+    def broken(args):
+        raise KeyError("oops")
+
+    monkeypatch.setitem(cli.COMMANDS, "info", dataclasses.replace(cli.COMMANDS["info"], run=broken))
+    code, _, err = run_main(capsys, "info")
+    assert code == 1
+    assert_one_error_line(err, "unexpected KeyError", "--debug")
+    with pytest.raises(KeyError):
+        cli.main(["--debug", "info"])
+
+
+# ---------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_train_evaluate_predict_end_to_end(tmp_path, tiny_model_dir):
+    run = tmp_path / "run"
+    trained = run_command(
+        "biobert-ner", "train", "--model", str(tiny_model_dir), "--data", "bundled", "--output-dir", str(run),
+        "--epochs", "1", "--batch-size", "32", "--learning-rate", "1e-3", "--precision", "fp32", "--num-threads", "2",
+        timeout=600,
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    summary = json.loads(trained.stdout[trained.stdout.rindex("\n{") :])
+    assert summary["best_epoch"] == 1 and 0.0 <= summary["best_dev_f1"] <= 1.0
+    for name in ("settings.json", "metrics.json", "metrics.jsonl", "curves.png", "model/model.safetensors", "model/config.json"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "settings.json").read_text())["epochs"] == 1
+
+    evaluated = run_command("biobert-ner", "evaluate", "--model-dir", str(run / "model"), "--data", "bundled", "--split", "test")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert "micro" in evaluated.stdout and "precision" in evaluated.stdout
+    report = json.loads((run / "evaluation-test.json").read_text())
+    assert report["split"] == "test" and 0.0 <= report["entity_f1"] <= 1.0
+    metrics = json.loads((run / "metrics.json").read_text())
+    test_f1 = metrics.get("test", {}).get("entity_f1") if isinstance(metrics.get("test"), dict) else None
+    if test_f1 is not None and report["max_length"] >= 128:  # same model, same data: the same score as training's
+        assert report["entity_f1"] == pytest.approx(test_f1, abs=1e-9)
+
+    predicted = run_command(
+        "biobert-ner", "predict", "--model-dir", str(run / "model"), stdin="Cisplatin induced nephrotoxicity in rats.\n"
+    )
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    (record,) = [json.loads(line) for line in predicted.stdout.splitlines()]
+    assert record["text"] == "Cisplatin induced nephrotoxicity in rats."
