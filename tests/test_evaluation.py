@@ -234,3 +234,22 @@ def test_predictions_come_back_in_the_original_order(tiny_tokenizer):
     tags = predict_word_tags(LengthTagger(tiny_tokenizer), tiny_tokenizer, sentences, batch_size=1)
     assert [t[0] for t in tags] == ["B-Chemical", "B-Disease", "B-Chemical", "B-Disease"]
     assert [len(t) for t in tags] == [5, 1, 3, 1]
+
+
+def test_figures_for_evaluation_and_training():
+    from matplotlib.figure import Figure
+
+    from biobert_ner.plotting import plot_confusion_matrix, plot_training_curves, plot_transfer_comparison
+
+    labels = ["O", "B-Disease", "I-Disease"]
+    matrix = token_confusion_matrix([["O", "B-Disease", "I-Disease"]], [["O", "B-Disease", "O"]], labels)
+    figure = plot_confusion_matrix(matrix, labels)
+    assert isinstance(figure, Figure)
+    assert [t.get_text() for t in figure.axes[0].texts] == [str(n) for n in matrix.flatten()]  # counts in the cells
+    history = [
+        {"epoch": 1, "train_loss": 1.0, "dev_loss": 0.8, "dev_f1": 0.2},
+        {"epoch": 2, "train_loss": 0.5, "dev_loss": 0.6, "dev_f1": 0.5},
+    ]
+    assert len(plot_training_curves(history, best_epoch=2).axes) == 2
+    comparison = plot_transfer_comparison(history, history[:1], names=("BioBERT", "MiniLM"))
+    assert [line.get_label() for line in comparison.axes[0].lines] == ["BioBERT", "MiniLM"]

@@ -265,28 +265,6 @@ def test_a_model_with_other_labels_is_refused(tmp_path, corpus):
         train(tiny_config(tmp_path), dataset=corpus, model=model, tokenizer=tokenizer)
 
 
-# ---------------------------------------------------------------- a real model, end to end
-
-# Measured on a 2-core AMD EPYC (AVX512-BF16), bf16 autocast, all-MiniLM-L6-v2, bundled corpus
-# (see the report in benchmarks/README.md): dev F1 ~0.7x, test F1 ~0.7x after 5 epochs.
-MINILM_DEV_F1_FLOOR = 0.60
-MINILM_TEST_F1_FLOOR = 0.60
-
-
-@pytest.mark.slow
-def test_minilm_learns_the_bundled_corpus(tmp_path):
-    started = time.perf_counter()
-    config = TrainingConfig(
-        model="minilm", output_dir=str(tmp_path / "run"), epochs=5, batch_size=16, learning_rate=1e-4, precision="auto"
-    )
-    result = train(config)
-    elapsed = time.perf_counter() - started
-    print(f"minilm: dev F1 {result.best_dev_f1:.4f}, test F1 {result.test_f1:.4f}, {elapsed:.0f} s, {result.sentences_per_second:.1f} sentences/s")
-    assert result.best_dev_f1 >= MINILM_DEV_F1_FLOOR
-    assert result.test_f1 >= MINILM_TEST_F1_FLOOR
-    assert os.path.isfile(tmp_path / "run" / "model" / "model.safetensors")
-
-
 # ---------------------------------------------------------------- the benchmark scripts (arguments, refusal)
 
 
@@ -330,3 +308,33 @@ def test_training_benchmark_arguments():
     quick = bench.parse_args(["--quick"])
     assert (quick.epochs, quick.max_train_sentences, quick.model) == (1, 160, "minilm")
     assert bench.parse_args(["--epochs", "2"]).epochs == 2
+    averaged = bench.average(
+        [{"dev_f1": 0.5, "sentences_per_second": 10.0, "precision": "bf16"}, {"dev_f1": 0.7, "sentences_per_second": 20.0, "precision": "bf16"}]
+    )
+    assert averaged["dev_f1"] == pytest.approx(0.6) and averaged["sentences_per_second"] == 20.0  # speed: best seed
+    assert averaged["precision"] == "bf16" and averaged["dev_f1_per_seed"] == [0.5, 0.7]
+
+
+# ---------------------------------------------------------------- a real model, end to end
+
+# Measured 2026-11-25 on a 2-vCPU AMD EPYC (AVX512-BF16, so "auto" = bf16 autocast), MiniLM, bundled
+# corpus (361 train sentences), these settings: dev F1 0.777, test F1 0.713 (best epoch 5);
+# 208 s in the loop on the shared, loaded machine, ~30 s when it was idle. Floors a few points
+# below: 80 dev / 80 test sentences make one entity ~0.4 F1 points, and other CPUs round differently.
+MINILM_DEV_F1_FLOOR = 0.72
+MINILM_TEST_F1_FLOOR = 0.66
+
+
+@pytest.mark.slow
+def test_minilm_learns_the_bundled_corpus(tmp_path):
+    started = time.perf_counter()
+    config = TrainingConfig(
+        model="minilm", output_dir=str(tmp_path / "run"), epochs=5, batch_size=16, learning_rate=3e-4, precision="auto"
+    )
+    result = train(config)
+    elapsed = time.perf_counter() - started
+    print(f"minilm: dev F1 {result.best_dev_f1:.4f}, test F1 {result.test_f1:.4f}, {elapsed:.0f} s, {result.sentences_per_second:.1f} sentences/s")
+    assert result.best_dev_f1 >= MINILM_DEV_F1_FLOOR
+    assert result.test_f1 >= MINILM_TEST_F1_FLOOR
+    assert result.dev_report["per_type"].keys() == {"Chemical", "Disease", "Gene"}
+    assert os.path.isfile(tmp_path / "run" / "model" / "model.safetensors")

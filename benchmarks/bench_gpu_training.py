@@ -1,0 +1,168 @@
+"""Training speed on one GPU: a BERT-base-sized model, 3 epochs over 5,400 synthetic sentences.
+
+    python benchmarks/bench_gpu_training.py                   # the target: < 45 s on one H100
+    python benchmarks/bench_gpu_training.py --precision fp32  # for comparison
+
+The model is ``BertConfig()`` (BERT-base: 12 layers, hidden 768, vocabulary 30,522), randomly
+initialised: the speed of BioBERT without downloading it. The sentences (~25 words) are built
+by concatenating sentences of the bundled corpus and cutting them to a random length, so
+words, entity density and tags look like real data; the F1 reached is not the point here.
+Sub-words come from the all-MiniLM-L6-v2 WordPiece tokenizer when its package is installed
+(same vocabulary size as BERT-base), else from a vocabulary built from the corpus.
+
+Runs :func:`biobert_ner.training.train` at its defaults (bf16 autocast on GPUs that have it,
+length-grouped batches, fused AdamW, TF32 for the rest), without per-epoch checkpoints unless
+``--checkpoints`` (each one writes model + optimizer: 1.3 GB). Prints JSON: card, wall time,
+time in the training loop, sentences/s, peak GPU memory. Refuses to run without a CUDA GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sentences", type=int, default=5400, help="training sentences (default 5,400)")
+    parser.add_argument("--dev-sentences", type=int, default=600, help="validation sentences, scored after each epoch")
+    parser.add_argument("--words", type=int, default=25, help="mean words per sentence (lengths vary +-10)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    parser.add_argument("--checkpoints", action="store_true", help="also write a resumable checkpoint every epoch")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.sentences < 1 or args.dev_sentences < 1 or args.words < 1 or args.epochs < 1:
+        parser.error("--sentences, --dev-sentences, --words and --epochs must be positive")
+    return args
+
+
+def synthetic_sentences(corpus, count: int, mean_words: int, rng: random.Random) -> tuple[list, list]:
+    """``count`` sentences of ``mean_words +- 10`` words: corpus sentences chained, cut at a random length.
+
+    Each synthetic sentence starts at the start of a corpus sentence, so its tags are valid
+    IOB2 (a cut at the end can shorten the last entity but never leaves an ``I-`` first).
+    """
+    pool = [(list(tokens), list(tags)) for split in corpus.values() for tokens, tags in zip(split["tokens"], split["ner_tags"])]
+    all_tokens, all_tags = [], []
+    for _ in range(count):
+        length = max(1, rng.randint(mean_words - 10, mean_words + 10))
+        tokens, tags = [], []
+        while len(tokens) < length:
+            more_tokens, more_tags = rng.choice(pool)
+            tokens += more_tokens
+            tags += more_tags
+        all_tokens.append(tokens[:length])
+        all_tags.append(tags[:length])
+    return all_tokens, all_tags
+
+
+def build_dataset(args):
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+    from biobert_ner.data import label_names, load_bundled_corpus
+
+    corpus = load_bundled_corpus()
+    labels = label_names(corpus)
+    features = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=labels))})
+    rng = random.Random(args.seed)
+    splits = {}
+    for name, count in (("train", args.sentences), ("validation", args.dev_sentences)):
+        tokens, tags = synthetic_sentences(corpus, count, args.words, rng)
+        splits[name] = Dataset.from_dict({"tokens": tokens, "ner_tags": tags}, features=features)
+    return DatasetDict(splits), labels, corpus
+
+
+def build_tokenizer(corpus):
+    """The MiniLM WordPiece tokenizer if installed, else one over the corpus words (both fast tokenizers)."""
+    from transformers import BertTokenizer
+
+    from biobert_ner.modelling import build_vocabulary, load_tokenizer, minilm_path
+
+    path = minilm_path()
+    if path is not None:
+        return load_tokenizer(str(path)), "all-MiniLM-L6-v2 WordPiece (30,522 pieces, uncased)"
+    words = [token for split in corpus.values() for tokens in split["tokens"] for token in tokens]
+    vocabulary = build_vocabulary(words, max_words=30_000)
+    tokenizer = BertTokenizer(vocab={token: i for i, token in enumerate(vocabulary)}, do_lower_case=False)
+    return tokenizer, f"WordPiece over the corpus words ({len(vocabulary)} pieces)"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    if not torch.cuda.is_available():
+        print(
+            "bench_gpu_training: no CUDA GPU is visible (torch.cuda.is_available() is False). This benchmark measures "
+            "GPU training; for CPU numbers run benchmarks/bench_training.py.",
+            file=sys.stderr,
+        )
+        return 2
+
+    from transformers import BertConfig, BertForTokenClassification
+
+    from biobert_ner.training import TrainingConfig, train
+
+    with contextlib.redirect_stdout(sys.stderr):  # logs to stderr: stdout is the JSON only
+        dataset, labels, corpus = build_dataset(args)
+        tokenizer, tokenizer_description = build_tokenizer(corpus)
+    torch.manual_seed(args.seed)
+    config = BertConfig(num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    model = BertForTokenClassification(config)
+    torch.cuda.reset_peak_memory_stats()
+    with tempfile.TemporaryDirectory() as folder:
+        settings = TrainingConfig(
+            model="BertConfig() random init",
+            output_dir=folder,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            precision=args.precision,
+            seed=args.seed,
+            checkpoint_every_epoch=args.checkpoints,
+        )
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(sys.stderr):
+            result = train(settings, dataset=dataset, model=model, tokenizer=tokenizer)
+        torch.cuda.synchronize()
+        wall = time.perf_counter() - started
+    report = {
+        "benchmark": "gpu_training",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "card": torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        "model": "BertConfig() (BERT-base size), random init",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "tokenizer": tokenizer_description,
+        "sentences": args.sentences,
+        "mean_words": args.words,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "precision": result.precision,
+        "checkpoints": args.checkpoints,
+        "wall_seconds": wall,  # the whole train() call: set-up, 3 epochs, dev scoring, saving the best model
+        "train_seconds": result.train_seconds,  # the training loop proper
+        "sentences_per_second": result.sentences_per_second,
+        "padding_fraction": result.padding_fraction,
+        "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30,
+        "dev_f1": result.best_dev_f1,
+        "target_under_45_seconds": wall < 45,
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

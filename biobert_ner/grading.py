@@ -1,0 +1,434 @@
+"""Exercises: generated from the solution notebooks, graded by running them.
+
+The notebooks in ``solutions/`` are the source of truth. They follow nbgrader's conventions:
+
+* a *solution cell* (cell metadata ``nbgrader.solution: true``) holds the answer between
+  ``### BEGIN SOLUTION`` and ``### END SOLUTION``; hints are comments outside that region;
+* a *test cell* (``nbgrader.grade: true``, a ``grade_id`` and ``points``) checks the answer
+  with asserts, usually through :func:`check_against`, which compares the student's function
+  with the library's on real inputs and says which input went wrong.
+
+:func:`make_exercise` turns a solution notebook into the student's version with nbgrader's own
+preprocessors (``ClearSolutions`` puts ``raise NotImplementedError()`` where the solution was,
+``ClearOutput`` strips outputs); :func:`generate_exercises` writes all of them to
+``exercises/`` (``scripts/make_exercises.py``), deterministically, so a test can check that
+the committed exercises are exactly what the generator makes.
+
+:func:`grade_notebook` executes a notebook (every cell, errors or not) and reports each test
+cell as passed or failed, with its message::
+
+    python -m biobert_ner.grading exercises/03_label_alignment.ipynb
+    biobert-ner grade exercises/03_label_alignment.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+NOT_IMPLEMENTED_NAMES = ("NotImplementedError",)
+DEFAULT_TIMEOUT = 300  # seconds per cell
+GENERATED_NOTE_ID = "exercise-note"
+
+
+# ---------------------------------------------------------------- checks used inside test cells
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_against(
+    student: Callable,
+    reference: Callable,
+    cases: Iterable[tuple],
+    *,
+    name: str | None = None,
+    describe: Callable[[tuple], str] | None = None,
+    compare: Callable[[Any, Any], bool] | None = None,
+) -> int:
+    """Call ``student(*case)`` and ``reference(*case)`` for every case; raise on the first difference.
+
+    The ``AssertionError`` names the function, the input (``describe(case)``, default: the
+    arguments), what came back and what was expected, so the message alone says what to fix.
+    A student function that still raises ``NotImplementedError`` gets a message saying so.
+    Returns the number of cases checked (and prints it).
+    """
+    name = name or getattr(student, "__name__", "your function")
+    compare = compare or (lambda a, b: a == b)
+    describe = describe or (lambda case: ", ".join(_short(arg, 120) for arg in case))
+    count = 0
+    for case in cases:
+        expected = reference(*case)
+        try:
+            actual = student(*case)
+        except NotImplementedError:
+            raise AssertionError(f"{name} is not written yet: replace `raise NotImplementedError()` with your code") from None
+        except Exception as error:
+            raise AssertionError(f"{name}({describe(case)}) raised {type(error).__name__}: {error}") from None
+        if not compare(actual, expected):
+            raise AssertionError(
+                f"{name}({describe(case)})\n  returned {_short(actual)}\n  expected {_short(expected)}"
+            )
+        count += 1
+    reference_name = f"{getattr(reference, '__module__', '')}.{getattr(reference, '__qualname__', reference)}".lstrip(".")
+    print(f"ok: {name} agrees with {reference_name} on {count} inputs")
+    return count
+
+
+def check_close(actual: float, expected: float, what: str, *, tolerance: float = 1e-6) -> None:
+    """Assert two numbers agree within ``tolerance`` (absolute), with a message naming ``what``."""
+    if actual is None or abs(float(actual) - float(expected)) > tolerance:
+        raise AssertionError(f"{what}: got {actual!r}, expected {expected!r} (tolerance {tolerance})")
+    print(f"ok: {what} = {float(actual):.6g}")
+
+
+# ---------------------------------------------------------------- exercises from solutions
+
+
+def solutions_dir() -> Path:
+    from .course import repository_root
+
+    return repository_root() / "solutions"
+
+
+def exercises_dir() -> Path:
+    from .course import repository_root
+
+    return repository_root() / "exercises"
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_solution_cell(cell) -> bool:
+    return bool(_nbgrader(cell).get("solution"))
+
+
+def is_test_cell(cell) -> bool:
+    return bool(_nbgrader(cell).get("grade")) and cell.get("cell_type") == "code"
+
+
+def solution_regions(notebook) -> list[tuple[str, str]]:
+    """``(cell id, code)`` of every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region."""
+    regions = []
+    for cell in notebook.cells:
+        lines, inside = [], False
+        for line in cell.source.split("\n"):
+            if BEGIN_SOLUTION in line:
+                inside, lines = True, []
+            elif END_SOLUTION in line:
+                inside = False
+                regions.append((cell.get("id", ""), "\n".join(lines)))
+            elif inside:
+                lines.append(line)
+    return regions
+
+
+def _note_cell(solution_name: str):
+    from nbformat.v4 import new_markdown_cell
+
+    cell = new_markdown_cell(
+        "**Exercises.** Write your code where a cell says `# YOUR CODE HERE` (delete the "
+        "`raise NotImplementedError()` line), then run the test cell below it: it compares your "
+        "function with the course library on real inputs. Grade the whole notebook with\n\n"
+        f"    biobert-ner grade exercises/{solution_name}\n\n"
+        f"(This notebook is generated from `solutions/{solution_name}` by `scripts/make_exercises.py`; "
+        "edit the solution, not this file.)"
+    )
+    cell["id"] = GENERATED_NOTE_ID
+    return cell
+
+
+def make_exercise(solution) -> Any:
+    """The student's version of a solution notebook (a new ``NotebookNode``; the input is untouched).
+
+    nbgrader's ``ClearSolutions`` replaces every solution region with
+    ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` (and refuses a region outside a cell
+    marked as a solution cell); ``ClearOutput`` removes outputs and execution counts. A note on
+    how to work and grade is put after the title cell.
+    """
+    import nbformat
+    from nbgrader.preprocessors import ClearOutput, ClearSolutions
+
+    notebook = copy.deepcopy(solution if not isinstance(solution, (str, os.PathLike)) else nbformat.read(solution, as_version=4))
+    name = Path(solution).name if isinstance(solution, (str, os.PathLike)) else notebook.metadata.get("biobert_ner", {}).get("name", "")
+    resources: dict = {}
+    notebook, resources = ClearSolutions(enforce_metadata=True).preprocess(notebook, resources)
+    notebook, resources = ClearOutput().preprocess(notebook, resources)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    if name and not any(cell.get("id") == GENERATED_NOTE_ID for cell in notebook.cells):
+        notebook.cells.insert(1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0, _note_cell(name))
+    notebook.metadata.pop("widgets", None)
+    return notebook
+
+
+def exercise_text(solution_path: str | os.PathLike[str]) -> str:
+    """The exact file contents :func:`generate_exercises` writes for one solution notebook."""
+    import nbformat
+
+    return nbformat.writes(make_exercise(Path(solution_path))) + "\n"
+
+
+def solution_paths(folder: str | os.PathLike[str] | None = None) -> list[Path]:
+    directory = Path(folder) if folder is not None else solutions_dir()
+    return sorted(directory.glob("[0-9][0-9]_*.ipynb"))
+
+
+def generate_exercises(
+    solutions: str | os.PathLike[str] | None = None,
+    exercises: str | os.PathLike[str] | None = None,
+    *,
+    check: bool = False,
+) -> list[Path]:
+    """Write ``exercises/NN_*.ipynb`` from ``solutions/NN_*.ipynb``; return the files that changed.
+
+    ``check=True`` writes nothing and returns the exercise files that differ from (or are
+    missing compared with) what would be generated, and exercise files without a solution.
+    """
+    from .files import atomic_write_text
+
+    source_dir = Path(solutions) if solutions is not None else solutions_dir()
+    target_dir = Path(exercises) if exercises is not None else exercises_dir()
+    changed = []
+    expected_names = set()
+    for path in solution_paths(source_dir):
+        target = target_dir / path.name
+        expected_names.add(path.name)
+        text = exercise_text(path)
+        if target.is_file() and target.read_text(encoding="utf-8") == text:
+            continue
+        changed.append(target)
+        if not check:
+            atomic_write_text(target, text)
+    if check and target_dir.is_dir():
+        changed += [path for path in sorted(target_dir.glob("[0-9][0-9]_*.ipynb")) if path.name not in expected_names]
+    return changed
+
+
+# ---------------------------------------------------------------- grading
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    """One test cell's outcome."""
+
+    grade_id: str
+    passed: bool
+    points: float
+    message: str  # the assertion message (or error) when failed; the cell's printed output when passed
+
+    @property
+    def score(self) -> float:
+        return self.points if self.passed else 0.0
+
+
+@dataclass
+class GradeReport:
+    """What :func:`grade_notebook` found: one result per test cell, plus errors outside them."""
+
+    notebook: str
+    results: list[ExerciseResult] = field(default_factory=list)
+    other_errors: list[str] = field(default_factory=list)  # errors in cells that are not tests
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(result.passed for result in self.results)
+
+    @property
+    def score(self) -> float:
+        return sum(result.score for result in self.results)
+
+    @property
+    def max_score(self) -> float:
+        return sum(result.points for result in self.results)
+
+    def result(self, grade_id: str) -> ExerciseResult:
+        for result in self.results:
+            if result.grade_id == grade_id:
+                return result
+        raise KeyError(grade_id)
+
+    def to_dict(self) -> dict:
+        return {
+            "notebook": self.notebook,
+            "passed": self.passed,
+            "score": self.score,
+            "max_score": self.max_score,
+            "seconds": round(self.seconds, 1),
+            "results": [
+                {"grade_id": r.grade_id, "passed": r.passed, "points": r.points, "message": r.message} for r in self.results
+            ],
+            "other_errors": list(self.other_errors),
+        }
+
+    def __str__(self) -> str:
+        lines = [f"{self.notebook}: {self.score:g}/{self.max_score:g} points ({self.seconds:.0f} s)"]
+        for result in self.results:
+            mark = "PASS" if result.passed else "FAIL"
+            lines.append(f"  {mark}  {result.grade_id} ({result.points:g} pt)")
+            if not result.passed:
+                lines += [f"        {line}" for line in result.message.splitlines()]
+        for error in self.other_errors:
+            lines.append(f"  error outside the tests: {error.splitlines()[0] if error else ''}")
+        if not self.results:
+            lines.append("  (no test cells: nbgrader metadata 'grade: true' marks them)")
+        return "\n".join(lines)
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+def _error_message(output) -> str:
+    name, value = output.get("ename", "Error"), _strip_ansi(str(output.get("evalue", "")))
+    if name in NOT_IMPLEMENTED_NAMES:
+        return "not written yet: the cell still raises NotImplementedError (replace it with your code)"
+    if name == "AssertionError":
+        return value or "an assert failed (no message)"
+    return f"{name}: {value}"
+
+
+def _cell_error(cell) -> str | None:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return _error_message(output)
+    return None
+
+
+def _cell_text(cell) -> str:
+    parts = [output.get("text", "") for output in cell.get("outputs", []) if output.get("output_type") == "stream"]
+    return _strip_ansi("".join(parts)).strip()
+
+
+def grade_notebook(
+    path: str | os.PathLike[str],
+    *,
+    timeout: int = DEFAULT_TIMEOUT,
+    output: str | os.PathLike[str] | None = None,
+) -> GradeReport:
+    """Execute a notebook (all cells, continuing past errors) and report each test cell.
+
+    A test cell passes when it runs without an error. A solution that still raises
+    ``NotImplementedError``, an assert that fails, or any other exception fails it, with the
+    message shown. ``output``: where to save the executed notebook (default: not saved).
+    The notebook runs with its own folder as working directory and the default (quick) profile.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    environment = {key: value for key, value in os.environ.items() if key != "BIOBERT_NER_PROFILE"}
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,  # run every cell: each test is reported on its own
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+        record_timing=False,
+    )
+    start = time.perf_counter()
+    report = GradeReport(str(path))
+    try:
+        client.execute(env=environment)
+    except Exception as error:  # a cell timeout or a dead kernel: what ran so far is still graded
+        report.other_errors.append(f"execution stopped: {type(error).__name__}: {error}")
+    report.seconds = time.perf_counter() - start
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        error = _cell_error(cell)
+        if is_test_cell(cell):
+            meta = _nbgrader(cell)
+            grade_id = str(meta.get("grade_id") or cell.get("id") or f"cell-{index}")
+            ran = cell.get("execution_count") is not None
+            if error is None and not ran:
+                error = "not run (the notebook stopped before this cell)"
+            report.results.append(
+                ExerciseResult(grade_id, error is None, float(meta.get("points", 1) or 0), error or _cell_text(cell))
+            )
+        elif error is not None and not is_solution_cell(cell):
+            report.other_errors.append(f"cell {cell.get('id', index)}: {error}")
+    if output is not None:
+        nbformat.write(notebook, str(output))
+    return report
+
+
+# ---------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of ``biobert-ner grade`` (also those of ``python -m biobert_ner.grading``)."""
+    parser.add_argument("notebooks", nargs="+", help="notebooks to grade (e.g. exercises/03_label_alignment.ipynb)")
+    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per cell")
+    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
+    parser.add_argument("--save", metavar="FOLDER", help="also save each executed notebook into FOLDER")
+    return parser
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Grade what parsed ``args`` name; exit status 0 only when every test of every notebook passed."""
+    import json
+
+    reports = []
+    for name in args.notebooks:
+        path = Path(name)
+        if not path.is_file():
+            print(f"{name}: no such notebook", file=sys.stderr)
+            return 2
+        saved = None
+        if args.save:
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            saved = Path(args.save) / path.name
+        report = grade_notebook(path, timeout=args.timeout, output=saved)
+        reports.append(report)
+        if not args.json:
+            print(report, flush=True)
+    if args.json:
+        print(json.dumps([report.to_dict() for report in reports], indent=2))
+    return 0 if all(report.passed for report in reports) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = add_arguments(argparse.ArgumentParser(prog="biobert-ner grade", description="Run a notebook and grade its exercises."))
+    return run_from_args(parser.parse_args(argv))
+
+
+def make_exercises_main(argv: Sequence[str] | None = None) -> int:
+    """``scripts/make_exercises.py``: write ``exercises/`` from ``solutions/`` (``--check``: only report drift)."""
+    parser = argparse.ArgumentParser(prog="make_exercises", description="Generate exercises/ from solutions/ (nbgrader ClearSolutions).")
+    parser.add_argument("--solutions", default=None, help="folder of solution notebooks (default: solutions/)")
+    parser.add_argument("--exercises", default=None, help="output folder (default: exercises/)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if exercises/ is not what would be generated")
+    args = parser.parse_args(argv)
+    changed = generate_exercises(args.solutions, args.exercises, check=args.check)
+    for path in changed:
+        print(f"{'out of date' if args.check else 'wrote'}: {path}")
+    if args.check and changed:
+        print("exercises/ differs from what scripts/make_exercises.py generates: run it and commit the result", file=sys.stderr)
+        return 1
+    if not changed:
+        print("exercises are up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

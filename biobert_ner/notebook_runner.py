@@ -1,0 +1,265 @@
+"""Executing the course notebooks: with papermill into ``build/notebooks/``, or in place.
+
+* :func:`run_notebooks` is what ``./course.sh --headless`` and ``biobert-ner run-notebooks``
+  call, and what the notebook test runs: every ``NN_*.ipynb`` of a folder, in order, with
+  papermill, the ``profile`` parameter injected, outputs written to ``build/notebooks/``; the
+  time of each notebook is printed and returned.
+* :func:`execute_in_place` re-runs the committed notebooks and saves their outputs back, so
+  the outputs in the repository are exactly what a run produces (then cleaned of the
+  per-run noise: timings, widget state, papermill's metadata).
+
+Notebooks run with their own folder as the working directory, as in JupyterLab.
+
+    python -m biobert_ner.notebook_runner                     # all, quick profile, into build/notebooks
+    python -m biobert_ner.notebook_runner --profile full 06   # one notebook, full profile
+    python -m biobert_ner.notebook_runner --in-place 01 03    # refresh the stored outputs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
+DEFAULT_TIMEOUT = 1800  # seconds per cell; the full profile trains for a while in one cell
+KERNEL_NAME = "python3"
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """One executed notebook: where it came from, where its output went, how long it took."""
+
+    name: str
+    source: Path
+    output: Path
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def course_notebooks_dir() -> Path:
+    from .course import repository_root
+
+    return repository_root() / "notebooks"
+
+
+def notebook_paths(folder: str | os.PathLike[str] | None = None, names: Sequence[str] | None = None) -> list[Path]:
+    """The course notebooks ``NN_*.ipynb`` of ``folder`` in order; ``names`` selects by prefix (``"04"``) or file name."""
+    directory = Path(folder) if folder is not None else course_notebooks_dir()
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such notebook folder")
+    paths = sorted(path for path in directory.iterdir() if NOTEBOOK_PATTERN.match(path.name))
+    if not names:
+        return paths
+    chosen = []
+    for name in names:
+        matches = [path for path in paths if path.name == name or path.stem == name or path.name.startswith(f"{name}_")]
+        if not matches:
+            raise FileNotFoundError(f"no notebook {name!r} in {directory} (have: {', '.join(p.name for p in paths)})")
+        chosen += [path for path in matches if path not in chosen]
+    return chosen
+
+
+def clean_notebook(notebook) -> None:
+    """Drop what changes from run to run without being content: timings, widget state, papermill's bookkeeping."""
+    notebook.metadata.pop("widgets", None)
+    notebook.metadata.pop("papermill", None)
+    notebook.metadata.pop("execution", None)
+    for cell in notebook.cells:
+        for key in ("execution", "papermill", "collapsed", "scrolled"):
+            cell.metadata.pop(key, None)
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            # ipywidgets progress bars store a model id that differs on every run
+            data = output.get("data", {})
+            data.pop("application/vnd.jupyter.widget-view+json", None)
+
+
+def run_notebook(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    profile: str | None = None,
+    parameters: dict | None = None,
+    timeout: int = DEFAULT_TIMEOUT,
+    log_output: bool = False,
+) -> NotebookRun:
+    """Execute one notebook with papermill (``profile`` and ``parameters`` injected) into ``output``."""
+    import papermill
+
+    source, output = Path(source), Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    values = dict(parameters or {})
+    if profile is not None:
+        values["profile"] = profile
+    start = time.perf_counter()
+    error = None
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(output),
+            parameters=values,
+            kernel_name=KERNEL_NAME,
+            cwd=str(source.parent),
+            execution_timeout=timeout,
+            progress_bar=False,
+            log_output=log_output,
+            report_mode=False,
+        )
+    except Exception as exception:  # papermill.PapermillExecutionError and kernel deaths alike
+        error = f"{type(exception).__name__}: {exception}"
+    return NotebookRun(source.name, source, output, time.perf_counter() - start, error)
+
+
+def run_notebooks(
+    notebooks_dir: str | os.PathLike[str] | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
+    *,
+    profile: str | None = None,
+    names: Sequence[str] | None = None,
+    parameters: dict | None = None,
+    timeout: int = DEFAULT_TIMEOUT,
+    stop_on_error: bool = False,
+    verbose: bool = True,
+) -> list[NotebookRun]:
+    """Execute the course notebooks in order with papermill; print and return each one's time.
+
+    ``notebooks_dir`` defaults to the course's ``notebooks/``, ``output_dir`` to ``build/notebooks/``.
+
+    Notebooks that fail are reported (their partial output is in ``output_dir``) and the run
+    goes on with the next one, unless ``stop_on_error``.
+    """
+    if output_dir is None:
+        from .course import build_dir
+
+        output_dir = build_dir() / "notebooks"
+    output_dir = Path(output_dir)
+    runs = []
+    for path in notebook_paths(notebooks_dir, names):
+        run = run_notebook(path, output_dir / path.name, profile=profile, parameters=parameters, timeout=timeout)
+        runs.append(run)
+        if verbose:
+            status = "ok" if run.ok else f"FAILED\n    {first_line(run.error)}"
+            print(f"{run.seconds:6.1f} s  {path.name}  {status}", flush=True)
+        if not run.ok and stop_on_error:
+            break
+    if verbose:
+        total = sum(run.seconds for run in runs)
+        failed = [run.name for run in runs if not run.ok]
+        print(f"{len(runs)} notebooks in {total:.1f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return runs
+
+
+def first_line(text: str | None) -> str:
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    # papermill's message ends with the exception; the last line is the most telling one
+    return lines[-1][:300] if lines else ""
+
+
+def execute_in_place(paths: Iterable[str | os.PathLike[str]], *, timeout: int = DEFAULT_TIMEOUT, verbose: bool = True) -> list[NotebookRun]:
+    """Re-execute notebooks and save the outputs into the same files (the committed outputs).
+
+    Runs with the default profile (``BIOBERT_NER_PROFILE`` is removed from the kernel's
+    environment), so stored outputs are always those of the quick profile.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    runs = []
+    environment = {key: value for key, value in os.environ.items() if key != "BIOBERT_NER_PROFILE"}
+    for path in map(Path, paths):
+        notebook = nbformat.read(path, as_version=4)
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name=KERNEL_NAME,
+            resources={"metadata": {"path": str(path.parent)}},
+            record_timing=False,
+        )
+        start = time.perf_counter()
+        error = None
+        try:
+            client.execute(env=environment)
+        except Exception as exception:
+            error = f"{type(exception).__name__}: {exception}"
+        seconds = time.perf_counter() - start
+        if error is None:
+            clean_notebook(notebook)
+            nbformat.write(notebook, path)
+        run = NotebookRun(path.name, path, path, seconds, error)
+        runs.append(run)
+        if verbose:
+            print(f"{path.name}: {seconds:.1f} s {'saved' if run.ok else 'FAILED (not saved): ' + first_line(error)}", flush=True)
+    return runs
+
+
+# ---------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of ``biobert-ner run-notebooks`` (also those of ``python -m biobert_ner.notebook_runner``)."""
+    parser.add_argument("names", nargs="*", help="notebooks to run, by number (04) or file name; default: all")
+    parser.add_argument("--profile", choices=["quick", "full"], default=None,
+                        help="course profile (default: $BIOBERT_NER_PROFILE, else quick)")
+    parser.add_argument("--notebooks-dir", default=None, help="folder of the notebooks (default: the course's notebooks/)")
+    parser.add_argument("--output-dir", default=None, help="where executed copies go (default: the course's build/notebooks)")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra papermill parameter, e.g. -p epochs=3 (value read as Python literal when it is one)")
+    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per cell")
+    parser.add_argument("--stop-on-error", action="store_true", help="stop at the first notebook that fails")
+    parser.add_argument("--in-place", action="store_true",
+                        help="re-execute the notebooks and store their outputs in the files themselves (quick profile)")
+    return parser
+
+
+def parse_parameters(items: Sequence[str]) -> dict:
+    import ast
+
+    values = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise SystemExit(f"bad parameter {item!r}: expected NAME=VALUE")
+        try:
+            values[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            values[name] = text
+    return values
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run what parsed ``args`` ask for; the exit status (1 when a notebook failed)."""
+    if args.in_place:
+        if args.profile not in (None, "quick") or args.parameter:
+            raise SystemExit("--in-place stores quick-profile outputs; it takes no --profile full or -p")
+        runs = execute_in_place(notebook_paths(args.notebooks_dir, args.names), timeout=args.timeout)
+    else:
+        runs = run_notebooks(
+            args.notebooks_dir,
+            args.output_dir,
+            profile=args.profile,
+            names=args.names,
+            parameters=parse_parameters(args.parameter),
+            timeout=args.timeout,
+            stop_on_error=args.stop_on_error,
+        )
+    return 0 if all(run.ok for run in runs) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = add_arguments(argparse.ArgumentParser(prog="biobert-ner run-notebooks", description=__doc__.splitlines()[0]))
+    return run_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The course notebooks: their shape (fast), the profile helpers (fast), and a full papermill run (slow).
+
+The stored outputs themselves are checked by nbval (``pytest --nbval-lax notebooks/``, see
+notebooks/conftest.py); here the notebooks are executed with papermill in the quick profile, as
+``./course.sh --headless`` does, and each must finish in under two minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from biobert_ner import course, notebook_runner
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO_ROOT / "notebooks"
+PATHS = notebook_runner.notebook_paths(NOTEBOOKS)
+TIME_LIMIT_S = 120  # per notebook, quick profile, 2 CPU cores
+
+
+def _source(cell) -> str:
+    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+
+
+# ---------------------------------------------------------------- shape of every notebook
+
+
+def test_the_course_has_notebooks_00_to_07():
+    numbers = [path.name[:2] for path in PATHS]
+    assert numbers[:8] == [f"{n:02d}" for n in range(8)], numbers
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_notebook_structure(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    first, last = _source(notebook.cells[0]), _source(notebook.cells[-1])
+    assert notebook.cells[0].cell_type == "markdown" and "Learning objectives" in first and "Prerequisites" in first
+    assert notebook.cells[-1].cell_type == "markdown" and "Summary" in last and "Try next" in last
+    parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(parameters) == 1, "exactly one cell tagged 'parameters' (papermill)"
+    assert "profile = None" in _source(parameters[0])
+    setup = [cell for cell in notebook.cells if "course.setup(profile)" in _source(cell)]
+    assert setup, "every notebook starts with course.setup(profile): it prints the profile"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_stored_outputs_are_one_clean_run(path):
+    """Outputs are committed, from one top-to-bottom run, without errors or run-specific noise."""
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    counts = [cell.execution_count for cell in code]
+    assert all(count is not None for count in counts), f"{path.name} has unexecuted cells: run the notebook runner --in-place"
+    assert counts == sorted(counts) and len(set(counts)) == len(counts), f"{path.name} was not run top to bottom: {counts}"
+    outputs = [output for cell in code for output in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"], f"{path.name} has stored errors"
+    visual = [o for o in outputs if "image/png" in o.get("data", {}) or "text/html" in o.get("data", {})]
+    assert visual, f"{path.name} shows no plot or table"
+    text = json.dumps(notebook)
+    assert "application/vnd.jupyter.widget-view+json" not in text and '"widgets"' not in text, "widget state in the notebook"
+    assert "papermill" not in notebook.metadata
+
+
+def test_notebook_paths_select_by_number(tmp_path):
+    assert [p.name[:2] for p in notebook_runner.notebook_paths(NOTEBOOKS, ["03", "01"])] == ["03", "01"]
+    with pytest.raises(FileNotFoundError, match="no notebook"):
+        notebook_runner.notebook_paths(NOTEBOOKS, ["99"])
+
+
+def test_runner_parameters_are_python_literals():
+    assert notebook_runner.parse_parameters(["epochs=3", "model=minilm", "rate=1e-4"]) == {"epochs": 3, "model": "minilm", "rate": 1e-4}
+
+
+def test_clean_notebook_drops_run_noise():
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    cell = new_code_cell("x", metadata={"execution": {"iopub.status.idle": "2025-01-01"}, "papermill": {"duration": 1.0}})
+    cell.outputs = [new_output("display_data", data={"text/plain": "bar", "application/vnd.jupyter.widget-view+json": {"model_id": "x"}})]
+    notebook = new_notebook(cells=[cell], metadata={"widgets": {}, "papermill": {}})
+    notebook_runner.clean_notebook(notebook)
+    assert "widgets" not in notebook.metadata and "papermill" not in notebook.metadata
+    assert cell.metadata == {} and list(cell.outputs[0].data) == ["text/plain"]
+
+
+# ---------------------------------------------------------------- profiles
+
+
+def test_profile_from_argument_environment_or_default(monkeypatch):
+    monkeypatch.delenv(course.PROFILE_ENV, raising=False)
+    assert course.get_profile().name == "quick"
+    monkeypatch.setenv(course.PROFILE_ENV, "full")
+    assert course.get_profile().name == "full"
+    assert course.get_profile("quick").name == "quick"
+    with pytest.raises(ValueError, match="unknown profile"):
+        course.get_profile("huge")
+
+
+def test_full_profile_without_gpu_says_it_runs_quick(monkeypatch):
+    import torch
+
+    from biobert_ner import modelling
+
+    monkeypatch.setattr(modelling, "pick_device", lambda requested=None: torch.device("cpu"))
+    plan = course.plan_run("full", check_hub=False)
+    assert plan.fell_back and plan.profile.name == "quick" and plan.model == "minilm"
+    assert "INSTEAD OF the full profile" in str(plan) and "no GPU" in str(plan)
+
+
+def test_full_profile_offline_with_gpu_says_it_runs_quick(monkeypatch):
+    import torch
+
+    from biobert_ner import modelling
+
+    monkeypatch.setattr(modelling, "pick_device", lambda requested=None: torch.device("cuda"))
+    monkeypatch.setattr(course, "_gpu_name", lambda: "a test GPU")
+    monkeypatch.setattr(course, "_model_cached", lambda model: False)
+    plan = course.plan_run("full", check_hub=False)
+    assert plan.fell_back and "hub cannot be reached" in str(plan)
+    monkeypatch.setattr(course, "_model_cached", lambda model: True)
+    plan = course.plan_run("full", check_hub=False)
+    assert not plan.fell_back and plan.model == course.PROFILES["full"].model
+
+
+def test_quick_plan_never_touches_the_network(monkeypatch):
+    monkeypatch.setattr(course, "hub_reachable", lambda timeout=3.0: pytest.fail("the quick profile must not check the hub"))
+    plan = course.plan_run("quick")
+    assert plan.profile.name == "quick" and not plan.fell_back
+
+
+def test_training_config_follows_the_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv(course.BUILD_ENV, str(tmp_path))
+    quick = course.PROFILES["quick"]
+    config = course.training_config(quick)
+    assert (config.model, config.epochs, config.max_train_sentences) == (quick.model, quick.epochs, quick.train_sentences)
+    assert Path(config.output_dir).parent == tmp_path / "models"
+    assert course.training_config(quick).output_dir == config.output_dir  # same settings, same folder
+    assert course.training_config(quick, epochs=1).output_dir != config.output_dir
+
+
+def test_show_source_excerpt_comes_from_the_library():
+    from biobert_ner import training
+
+    code = course.show_source(training.train, start="# ---- the loop", end="# ---- the best model")
+    assert code.data.startswith("# ---- the loop")
+    assert "accelerator.backward(loss)" in code.data
+    with pytest.raises(ValueError, match="not in the source"):
+        course.show_source(training.train, start="no such line")
+
+
+# ---------------------------------------------------------------- the papermill run
+
+
+@pytest.mark.slow
+def test_every_notebook_runs_in_the_quick_profile_in_under_two_minutes(tmp_path, capsys):
+    runs = notebook_runner.run_notebooks(NOTEBOOKS, tmp_path, profile="quick")
+    print(capsys.readouterr().out)
+    assert len(runs) == len(PATHS)
+    failed = [f"{run.name}: {notebook_runner.first_line(run.error)}" for run in runs if not run.ok]
+    assert not failed, failed
+    slow = [f"{run.name}: {run.seconds:.0f} s" for run in runs if run.seconds >= TIME_LIMIT_S]
+    assert not slow, f"notebooks over {TIME_LIMIT_S} s in the quick profile: {slow}"
+    for run in runs:
+        executed = nbformat.read(run.output, as_version=4)
+        assert executed.metadata["papermill"]["parameters"] == {"profile": "quick"}
