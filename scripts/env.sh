@@ -3,7 +3,7 @@
 #
 # Why a cache outside the clone: torch alone is several GB. The environment lives in
 # $BIOBERT_NER_CACHE (default ~/.cache/biobert-ner), in a folder named after a hash of the
-# dependency inputs (requirements.lock, pyproject.toml). Same inputs -> the same environment is
+# dependency inputs (requirements.lock, pinned from pyproject.toml, and this script). Same inputs -> the same environment is
 # reused in seconds; changed inputs -> a new one is built, with downloads served from uv's cache.
 # A half-built environment is never used: it is marked ready only after every install succeeded.
 
@@ -40,7 +40,7 @@ _bn_setup() {
     fi
 
     # 2. The environment, keyed by the dependency inputs.
-    key=$(cat "$_bn_root/requirements.lock" "$_bn_root/pyproject.toml" "$_bn_root/scripts/env.sh" | sha256sum | cut -c1-16)
+    key=$(cat "$_bn_root/requirements.lock" "$_bn_root/scripts/env.sh" | sha256sum | cut -c1-16)
     venv="$_bn_cache/venv-$key"
     if [ ! -f "$venv/.ready" ]; then
         # One builder at a time: a second shell waits here, then finds the environment ready.
