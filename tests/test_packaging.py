@@ -10,7 +10,9 @@ import tomllib
 import yaml
 from packaging.requirements import Requirement
 
-from conftest import REPO_ROOT
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _pyproject() -> dict:
