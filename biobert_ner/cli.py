@@ -566,3 +566,34 @@ def run_export(args: argparse.Namespace) -> int:
 register("export", "an ONNX bundle for the Java appendix, with parity checks", add_export, run_export,
          "Export a fine-tuned model folder to model.onnx + tokenizer.json + labels.json + golden fixtures, "
          "and check ONNX Runtime against PyTorch (logits and entities).")
+
+
+def add_run_notebooks(parser: argparse.ArgumentParser) -> None:
+    from .notebook_runner import add_arguments
+
+    add_arguments(parser)
+
+
+def run_run_notebooks(args: argparse.Namespace) -> int:
+    from .notebook_runner import run_from_args
+
+    return run_from_args(args)
+
+
+def add_grade(parser: argparse.ArgumentParser) -> None:
+    from .grading import add_arguments
+
+    add_arguments(parser)
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    from .grading import run_from_args
+
+    return run_from_args(args)
+
+
+register("run-notebooks", "execute the course notebooks with papermill into build/notebooks", add_run_notebooks,
+         run_run_notebooks, "Execute every course notebook (or the numbers given) headless with papermill, "
+         "printing the time each one took.")
+register("grade", "run an exercise notebook and grade its tests", add_grade, run_grade,
+         "Execute an exercise notebook and report pass/fail for each exercise, with the checks' messages.")

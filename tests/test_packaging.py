@@ -59,3 +59,19 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert "./test.sh" in readme and "./course.sh" in readme
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert re.search(r"^exec \./test\.sh$", ci, re.MULTILINE)
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    """Files the project writes (exercises, TSV, bundles) are readable by others, like any other file."""
+    import os
+
+    from biobert_ner.files import atomic_write_text
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "shared.txt", "hello\n")
+    finally:
+        os.umask(mask)
+    assert path.read_text() == "hello\n"
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.txt"], "no temporary file left behind"
