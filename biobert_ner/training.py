@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .alignment import LabelStrategy, encode_dataset
+from .alignment import IGNORE_INDEX, LabelStrategy, encode_dataset
 from .files import atomic_directory, atomic_write_json, atomic_write_text
 from .modelling import DEFAULT_MODEL
 
@@ -369,6 +369,7 @@ def train(
     """
     from accelerate.utils import set_seed
     from safetensors.torch import load_model as load_weights
+    from torch.nn.functional import cross_entropy
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -393,6 +394,13 @@ def train(
     random_padding = padding_fraction(
         batch_lengths(LengthGroupedBatchSampler(sampler.lengths, config.batch_size, seed=config.seed, group_by_length=False))
     )
+    # The loss is summed over labelled sub-words and divided by their mean count per batch (not
+    # by each batch's own count): every word then weighs the same, whether its batch holds short
+    # or long sentences. The model's own ``.loss`` is a per-batch mean, which gives the words of
+    # a batch of short sentences up to 4x more weight: harmless with random batches, a bias
+    # (measured: several F1 points on the bundled corpus) with length-grouped ones.
+    labelled = sum(label != IGNORE_INDEX for example in train_loader.dataset for label in example["labels"])
+    labelled_per_batch = labelled / len(sampler)
     if on_gpu:
         torch.set_float32_matmul_precision("high")  # TF32 for whatever still runs in fp32 (Ampere and newer)
 
@@ -438,12 +446,16 @@ def train(
         sampler.set_epoch(epoch)
         train_loader.set_epoch(epoch)
         loss_sum = torch.zeros((), device=accelerator.device)  # summed on the device: no sync per step
+        labelled_seen = torch.zeros((), device=accelerator.device)
         batches = sentences = 0
         started = time.perf_counter()
         progress = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not main, leave=False)
         for batch in progress:
             with accelerator.accumulate(model):  # sums gradients over micro-batches; no DDP sync until the update
-                loss = model(**batch).loss  # mean cross-entropy over labelled sub-words (-100 skipped)
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                labels = batch["labels"].flatten()  # -100 on pads, special tokens (and continuation pieces for "first")
+                token_losses = cross_entropy(logits.flatten(0, 1).float(), labels, ignore_index=IGNORE_INDEX, reduction="sum")
+                loss = token_losses / labelled_per_batch  # see labelled_per_batch above
                 accelerator.backward(loss)  # divides by gradient_accumulation_steps; scales for fp16
                 if accelerator.sync_gradients:  # last micro-batch of an update
                     if config.max_grad_norm:
@@ -452,17 +464,18 @@ def train(
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
                     state.step += 1
-            loss_sum += loss.detach()
+            loss_sum += token_losses.detach()
+            labelled_seen += (labels != IGNORE_INDEX).sum()
             batches += 1
             sentences += batch["input_ids"].shape[0]
             if batches % 20 == 0:  # .item() waits for the GPU: only now and then
-                progress.set_postfix(loss=f"{loss_sum.item() / batches:.4f}")
+                progress.set_postfix(loss=f"{(loss_sum / labelled_seen).item():.4f}")
         progress.close()
         epoch_loss = loss_sum.item()  # waits for the GPU to finish the epoch: the time below is the real one
         epoch_seconds = time.perf_counter() - started
         train_seconds += epoch_seconds
-        # One small all-gather per epoch: losses and sentence counts of every process.
-        totals = accelerator.gather(torch.tensor([[epoch_loss, batches, sentences]], device=accelerator.device))
+        # One small all-gather per epoch: loss sums, labelled sub-words and sentences of every process.
+        totals = accelerator.gather(torch.tensor([[epoch_loss, labelled_seen.item(), sentences]], device=accelerator.device))
         per_process_sentences = [int(n) for n in totals[:, 2].tolist()]
         sentences_seen += sum(per_process_sentences)
 
@@ -471,7 +484,7 @@ def train(
             "epoch": epoch + 1,
             "step": state.step,
             "learning_rate": scheduler.get_last_lr()[0],
-            "train_loss": float(totals[:, 0].sum() / totals[:, 1].sum()),
+            "train_loss": float(totals[:, 0].sum() / totals[:, 1].sum()),  # per labelled sub-word
             "dev_loss": dev_loss,
             "dev_f1": dev.entity_f1,
             "dev_precision": dev.precision,
