@@ -44,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-sizes", default="1,8,32", help="windows per forward pass for the throughput runs")
     parser.add_argument("--texts", type=int, default=100, help="how many test sentences")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes (after one warm-up pass)")
+    parser.add_argument("--no-fuse", dest="fuse", action="store_false", help="export without ONNX Runtime's fused kernels")
     parser.add_argument("--markdown", action="store_true", help="also print rows for benchmarks/README.md")
     return parser.parse_args(argv)
 
@@ -76,11 +77,16 @@ def prepare_model(args: argparse.Namespace) -> tuple[Path, Path]:
             torch.manual_seed(0)  # the random head: same model on every run
             model, tokenizer = load_model_and_tokenizer("minilm", iob2_labels(("Chemical", "Disease")), device="cpu")
             save_model(model, tokenizer, model_dir)
-    bundle = work / f"bundle-{model_dir.name}"
+    bundle = work / (f"bundle-{model_dir.name}" + ("" if args.fuse else "-unfused"))
     stamp = bundle / "bundle.json"
-    if not stamp.is_file() or stamp.stat().st_mtime < (model_dir / "config.json").stat().st_mtime:
-        export_bundle(model_dir, bundle)
+    if not stamp.is_file() or stamp.stat().st_mtime < (model_dir / "config.json").stat().st_mtime or bundle_settings(bundle).get("fuse") != args.fuse:
+        export_bundle(model_dir, bundle, fuse=args.fuse)
     return model_dir, bundle
+
+
+def bundle_settings(bundle: Path) -> dict:
+    """The ``export`` section of a bundle's ``bundle.json`` (empty for an old bundle)."""
+    return json.loads((bundle / "bundle.json").read_text(encoding="utf-8")).get("export", {})
 
 
 def corpus_texts(count: int) -> list[str]:
@@ -147,6 +153,7 @@ def main(argv=None) -> int:
     pipeline = NerPipeline.from_pretrained(model_dir, device="cpu", verbose=False)
     onnx = OnnxPipeline(bundle, threads=args.threads)
     results["max_length"], results["stride"] = pipeline.config.max_length, pipeline.config.stride
+    results["onnx_fused_kernels"] = bundle_settings(bundle).get("fused_kernels", {})
 
     def torch_with(batch_size: int) -> NerPipeline:
         return NerPipeline(pipeline.model, pipeline.tokenizer, InferenceConfig(batch_size=batch_size))

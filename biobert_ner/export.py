@@ -4,7 +4,8 @@ A bundle is a folder of five files, written atomically (all or nothing):
 
 * ``model.onnx``: the model, ``input_ids`` + ``attention_mask`` (int64, shape ``[batch, sequence]``,
   both axes dynamic) -> ``logits`` (float32, ``[batch, sequence, labels]``), exported with
-  ``torch.onnx.export(..., dynamo=True)``;
+  ``torch.onnx.export(..., dynamo=True)``, then rewritten to use ONNX Runtime's fused attention
+  and layer-norm kernels (:func:`fuse_for_onnxruntime`; ``fuse=False`` keeps standard operators only);
 * ``tokenizer.json``: the fast tokenizer's own file (vocabulary, normalizer, WordPiece settings);
 * ``labels.json``: the label names, in label-id order;
 * ``bundle.json``: everything else a reader must know: format version, window size and stride,
@@ -132,6 +133,7 @@ class ExportConfig:
     max_length: int = 256  # tokens per window, [CLS] and [SEP] included; the Java side reads it from bundle.json
     stride: int = 64  # tokens shared by consecutive windows of a long document
     opset: int | None = None  # ONNX opset; None: the exporter's default
+    fuse: bool = True  # rewrite attention, Add+LayerNorm and bias+GELU into ONNX Runtime's fused kernels
     tolerance: float = 1e-4  # largest |ONNX Runtime - PyTorch| logit difference accepted on the fixtures
     batch_size: int = 8  # windows per forward pass during the parity check (exercises padding too)
 
@@ -165,6 +167,7 @@ class ExportReport:
     fixtures: list[FixtureParity] = field(default_factory=list)
     files: dict[str, int] = field(default_factory=dict)  # file name -> size in bytes
     opset: int | None = None
+    fused_kernels: dict[str, int] = field(default_factory=dict)  # ONNX Runtime kernel -> how many nodes use it
     seconds: float = 0.0
 
     @property
@@ -196,7 +199,8 @@ class ExportReport:
         if self.files:
             sizes = ", ".join(f"{name} {size / 1024:.0f} KiB" for name, size in self.files.items())
             lines.append(f"  files: {sizes}")
-        lines.append(f"  opset {self.opset}, {self.seconds:.1f} s")
+        kernels = ", ".join(f"{count} {name}" for name, count in self.fused_kernels.items()) or "none"
+        lines.append(f"  opset {self.opset}, fused ONNX Runtime kernels: {kernels}, {self.seconds:.1f} s")
         return "\n".join(lines)
 
 
@@ -293,8 +297,11 @@ class LogitsOnly(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-def export_onnx(model, path: str | os.PathLike[str], *, opset: int | None = None) -> int:
-    """Write ``model`` as ONNX (dynamo exporter, dynamic batch and sequence axes); returns the opset used."""
+def export_onnx(model, path: str | os.PathLike[str], *, opset: int | None = None, fuse: bool = True) -> tuple[int, dict[str, int]]:
+    """Write ``model`` as ONNX (dynamo exporter, dynamic batch and sequence axes).
+
+    Returns the opset used and the fused ONNX Runtime kernels in the graph (see :func:`fuse_for_onnxruntime`).
+    """
     import onnx
 
     wrapper = LogitsOnly(model).eval()
@@ -323,6 +330,7 @@ def export_onnx(model, path: str | os.PathLike[str], *, opset: int | None = None
             )
     finally:
         registration.setLevel(level)
+    kernels = fuse_for_onnxruntime(path) if fuse else {}
     # The dynamo exporter annotates every node with its Python stack trace: useful when debugging
     # the exporter, but more than half of a small model's file. Dropped; the graph is unchanged.
     graph = onnx.load(str(path))
@@ -330,7 +338,31 @@ def export_onnx(model, path: str | os.PathLike[str], *, opset: int | None = None
         del node.metadata_props[:]
         node.doc_string = ""
     onnx.save(graph, str(path))
-    return next(entry.version for entry in graph.opset_import if entry.domain in ("", "ai.onnx"))
+    return next(entry.version for entry in graph.opset_import if entry.domain in ("", "ai.onnx")), kernels
+
+
+def fuse_for_onnxruntime(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Rewrite the ONNX file at ``path`` to use ONNX Runtime's fused transformer kernels; returns them, counted.
+
+    The dynamo exporter writes each attention layer as some twenty small operators (reshape,
+    transpose, matmul, mask, softmax, ...), a pattern ONNX Runtime's own graph optimizer does not
+    recognise. onnxscript's ``ort_fusions`` rewrites it into one ``com.microsoft`` ``Attention``
+    node per layer, a residual Add + LayerNorm into ``SkipLayerNormalization`` and bias + GELU into
+    ``BiasGelu``: the same arithmetic in fewer kernels and fewer passes over memory (measured on
+    MiniLM: 1.2-1.3x faster on a CPU, logits within 1e-6). The export's parity check then runs on
+    the rewritten graph, so a bad rewrite cannot reach a bundle.
+    """
+    from onnxscript import ir
+    from onnxscript.rewriter.ort_fusions import optimize_for_ort
+
+    model = ir.load(str(path))
+    model, _ = optimize_for_ort(model)
+    ir.save(model, str(path))
+    kernels: dict[str, int] = {}
+    for node in model.graph:  # a BERT graph has no subgraphs
+        if node.domain == "com.microsoft":
+            kernels[node.op_type] = kernels.get(node.op_type, 0) + 1
+    return dict(sorted(kernels.items()))
 
 
 def onnx_session(path: str | os.PathLike[str], *, threads: int | None = None):
@@ -486,6 +518,7 @@ def export_bundle(
     max_length: int = 256,
     stride: int = 64,
     opset: int | None = None,
+    fuse: bool = True,
     fixture_texts: Sequence[str] | Mapping[str, str] | Sequence[GoldenText] | None = None,
     tolerance: float = 1e-4,
     model_name: str | None = None,
@@ -500,7 +533,7 @@ def export_bundle(
     from .files import atomic_directory
     from .inference import NerPipeline
 
-    config = ExportConfig(max_length=max_length, stride=stride, opset=opset, tolerance=tolerance)
+    config = ExportConfig(max_length=max_length, stride=stride, opset=opset, fuse=fuse, tolerance=tolerance)
     started = time.perf_counter()
     if verbose:
         print(f"export: {config}")
@@ -509,7 +542,7 @@ def export_bundle(
     report = ExportReport(Path(bundle_dir), config)
 
     with atomic_directory(bundle_dir) as folder:
-        report.opset = export_onnx(pipeline.model, folder / "model.onnx", opset=opset)
+        report.opset, report.fused_kernels = export_onnx(pipeline.model, folder / "model.onnx", opset=opset, fuse=fuse)
         pipeline.tokenizer.backend_tokenizer.save(str(folder / "tokenizer.json"))
         tokenizer_json = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
 
@@ -561,7 +594,7 @@ def export_bundle(
                 "score": "mean over the entity's words of the softmax probability of the word's tag",
                 "offsets": "half-open [start, end) in code points of the input text",
             },
-            "export": {**asdict(config), "opset": report.opset, "max_abs_diff": report.max_abs_diff},
+            "export": {**asdict(config), "opset": report.opset, "fused_kernels": report.fused_kernels, "max_abs_diff": report.max_abs_diff},
         }
         golden = {
             "format_version": BUNDLE_FORMAT_VERSION,
@@ -640,6 +673,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--max-length", type=int, default=ExportConfig.max_length, help="tokens per window, [CLS]/[SEP] included")
     parser.add_argument("--stride", type=int, default=ExportConfig.stride, help="tokens shared by consecutive windows")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    parser.add_argument(
+        "--no-fuse", dest="fuse", action="store_false",
+        help="keep the exporter's plain ONNX operators (default: fuse attention, Add+LayerNorm and bias+GELU into ONNX Runtime kernels)",
+    )
     parser.add_argument("--tolerance", type=float, default=ExportConfig.tolerance, help="largest accepted logit difference")
     parser.add_argument("--texts", help="extra fixture texts for golden.json, one per line (added to the built-in ones)")
     return parser
@@ -684,7 +721,7 @@ def run_export(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as scratch:
             model_dir = tiny_test_model_dir(Path(scratch) / "tiny") if args.tiny else args.model_dir
             export_bundle(
-                model_dir, args.output, max_length=args.max_length, stride=args.stride, opset=args.opset,
+                model_dir, args.output, max_length=args.max_length, stride=args.stride, opset=args.opset, fuse=args.fuse,
                 fixture_texts=texts, tolerance=args.tolerance, model_name="tiny-random-bert" if args.tiny else None,
             )
     except ExportParityError as error:

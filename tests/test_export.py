@@ -134,6 +134,30 @@ def test_bundle_has_every_file_and_is_in_parity(exported) -> None:
 
 
 @pytest.mark.slow
+def test_fused_graph_uses_onnxruntime_kernels_and_matches_the_plain_one(exported, tiny_model_dir: Path, tmp_path: Path) -> None:
+    import onnx
+
+    bundle, report = exported
+    layers = json.loads((tiny_model_dir / "config.json").read_text(encoding="utf-8"))["num_hidden_layers"]
+    # One attention kernel per layer, two residual Add+LayerNorms per layer, one bias+GELU per layer.
+    assert report.fused_kernels == {"Attention": layers, "BiasGelu": layers, "SkipLayerNormalization": 2 * layers}
+    assert json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))["export"]["fused_kernels"] == report.fused_kernels
+
+    plain_bundle = tmp_path / "plain"
+    plain = export_bundle(tiny_model_dir, plain_bundle, max_length=32, stride=8, fuse=False, verbose=False)
+    assert plain.ok and plain.fused_kernels == {}
+    plain_ops = {node.op_type for node in onnx.load(str(plain_bundle / "model.onnx")).graph.node}
+    assert "Softmax" in plain_ops and "Attention" not in plain_ops
+    fused_ops = {node.op_type for node in onnx.load(str(bundle / "model.onnx")).graph.node}
+    assert "Softmax" not in fused_ops  # attention went into the fused kernel
+    ids = [[2, 7, 9, 11, 3], [2, 5, 3, 0, 0]]
+    fused_logits = export.onnx_forward_windows(export.onnx_session(bundle / "model.onnx"), ids, pad_id=0)
+    plain_logits = export.onnx_forward_windows(export.onnx_session(plain_bundle / "model.onnx"), ids, pad_id=0)
+    for a, b in zip(fused_logits, plain_logits):
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
+
+
+@pytest.mark.slow
 def test_bundle_files_are_valid_json_with_the_expected_keys(exported, tiny_model_dir: Path) -> None:
     bundle, _ = exported
     info = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
