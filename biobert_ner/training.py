@@ -397,8 +397,8 @@ def train(
     # The loss is summed over labelled sub-words and divided by their mean count per batch (not
     # by each batch's own count): every word then weighs the same, whether its batch holds short
     # or long sentences. The model's own ``.loss`` is a per-batch mean, which gives the words of
-    # a batch of short sentences up to 4x more weight: harmless with random batches, a bias
-    # (measured: several F1 points on the bundled corpus) with length-grouped ones.
+    # a batch of short sentences up to 4x more weight than those of a batch of long ones:
+    # harmless when batches are random mixes, a skew when they are length-grouped.
     labelled = sum(label != IGNORE_INDEX for example in train_loader.dataset for label in example["labels"])
     labelled_per_batch = labelled / len(sampler)
     if on_gpu:
