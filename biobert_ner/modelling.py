@@ -11,9 +11,11 @@ import collections
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 DEFAULT_MODEL = "dmis-lab/biobert-base-cased-v1.2"  # BioBERT v1.2, cased, PubMed-pretrained
 OFFLINE_MODEL = "minilm"  # all-MiniLM-L6-v2 (6-layer BERT, uncased), shipped in a PyPI package
@@ -105,6 +107,19 @@ def _hub_error(choice: ModelChoice, error: Exception) -> ModelNotAvailableError:
     )
 
 
+def _load_or_explain(load: Callable[[], T], choice: ModelChoice, local_problem: str) -> T:
+    """``load()``; transformers' ``OSError`` becomes a :class:`ModelNotAvailableError` that says what to do.
+
+    A local folder names its problem (``local_problem``); a hub id gets the offline alternatives.
+    """
+    try:
+        return load()
+    except OSError as error:
+        if choice.is_local:
+            raise ModelNotAvailableError(f"{choice.source}: {local_problem} ({error})") from error
+        raise _hub_error(choice, error) from error
+
+
 def load_tokenizer(name_or_path: str):
     """A fast tokenizer (needed for ``word_ids()``), from the same resolution rules as the model."""
     from transformers import AutoTokenizer
@@ -117,12 +132,9 @@ def load_tokenizer(name_or_path: str):
             f"{choice.source}: no tokenizer files (one of {', '.join(TOKENIZER_FILES)}); "
             "save the tokenizer next to the model (tokenizer.save_pretrained(folder))"
         )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(choice.source, trust_remote_code=False)
-    except OSError as error:
-        if choice.is_local:
-            raise ModelNotAvailableError(f"{choice.source}: no usable tokenizer files ({error})") from error
-        raise _hub_error(choice, error) from error
+    tokenizer = _load_or_explain(
+        lambda: AutoTokenizer.from_pretrained(choice.source, trust_remote_code=False), choice, "no usable tokenizer files"
+    )
     if not tokenizer.is_fast:
         raise ModelNotAvailableError(f"{choice.source}: a fast tokenizer is required (word_ids() for alignment)")
     return tokenizer
@@ -144,12 +156,7 @@ def load_model_and_tokenizer(
     from transformers import AutoConfig, AutoModelForTokenClassification
 
     choice = resolve_model(name_or_path)
-    try:
-        config = AutoConfig.from_pretrained(choice.source, trust_remote_code=False)
-    except OSError as error:
-        if choice.is_local:
-            raise ModelNotAvailableError(f"{choice.source}: not a model folder ({error})") from error
-        raise _hub_error(choice, error) from error
+    config = _load_or_explain(lambda: AutoConfig.from_pretrained(choice.source, trust_remote_code=False), choice, "not a model folder")
     known = [config.id2label[i] for i in range(len(config.id2label))] if config.id2label else []
     is_fine_tuned = bool(known) and not all(name.startswith("LABEL_") for name in known)
     if labels is None:
