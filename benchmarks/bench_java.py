@@ -132,7 +132,8 @@ def python_lines(texts, entities) -> list[str]:
 
 def build_jar() -> None:
     """``mvn package`` without the tests (incremental: seconds when nothing changed)."""
-    subprocess.run(["mvn", "-B", "-q", "package", "-DskipTests"], cwd=JAVA_DIR, check=True)
+    # Maven's output goes to stderr: stdout is the JSON document only.
+    subprocess.run(["mvn", "-B", "-q", "-Dstyle.color=never", "package", "-DskipTests"], cwd=JAVA_DIR, check=True, stdout=sys.stderr)
 
 
 def main(argv=None) -> int:
