@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     pipeline = NerPipeline.from_pretrained(model_dir, device="cpu", verbose=False)
     onnx = OnnxPipeline(bundle, threads=args.threads)
     results["max_length"], results["stride"] = pipeline.config.max_length, pipeline.config.stride
-    results["onnx_fused_kernels"] = bundle_settings(bundle).get("fused_kernels", {})
+    results["onnx_fused_kernels"] = onnx.info["export"]["fused_kernels"]
 
     def torch_with(batch_size: int) -> NerPipeline:
         return NerPipeline(pipeline.model, pipeline.tokenizer, InferenceConfig(batch_size=batch_size))

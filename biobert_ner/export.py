@@ -28,6 +28,7 @@ Before anything is kept, the export runs ONNX Runtime on the fixtures and compar
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import os
@@ -330,10 +331,12 @@ def export_onnx(model, path: str | os.PathLike[str], *, opset: int | None = None
             )
     finally:
         registration.setLevel(level)
-    kernels = fuse_for_onnxruntime(path) if fuse else {}
+    graph = onnx.load(str(path))
+    kernels: dict[str, int] = {}
+    if fuse:
+        graph, kernels = fuse_for_onnxruntime(graph)
     # The dynamo exporter annotates every node with its Python stack trace: useful when debugging
     # the exporter, but more than half of a small model's file. Dropped; the graph is unchanged.
-    graph = onnx.load(str(path))
     for node in graph.graph.node:
         del node.metadata_props[:]
         node.doc_string = ""
@@ -341,8 +344,9 @@ def export_onnx(model, path: str | os.PathLike[str], *, opset: int | None = None
     return next(entry.version for entry in graph.opset_import if entry.domain in ("", "ai.onnx")), kernels
 
 
-def fuse_for_onnxruntime(path: str | os.PathLike[str]) -> dict[str, int]:
-    """Rewrite the ONNX file at ``path`` to use ONNX Runtime's fused transformer kernels; returns them, counted.
+def fuse_for_onnxruntime(graph):
+    """``graph`` (an ``onnx.ModelProto``) rewritten to use ONNX Runtime's fused transformer kernels,
+    and those kernels, counted (``{"Attention": 6, ...}``).
 
     The dynamo exporter writes each attention layer as some twenty small operators (reshape,
     transpose, matmul, mask, softmax, ...), a pattern ONNX Runtime's own graph optimizer does not
@@ -355,14 +359,9 @@ def fuse_for_onnxruntime(path: str | os.PathLike[str]) -> dict[str, int]:
     from onnxscript import ir
     from onnxscript.rewriter.ort_fusions import optimize_for_ort
 
-    model = ir.load(str(path))
-    model, _ = optimize_for_ort(model)
-    ir.save(model, str(path))
-    kernels: dict[str, int] = {}
-    for node in model.graph:  # a BERT graph has no subgraphs
-        if node.domain == "com.microsoft":
-            kernels[node.op_type] = kernels.get(node.op_type, 0) + 1
-    return dict(sorted(kernels.items()))
+    model, _ = optimize_for_ort(ir.from_proto(graph))
+    kernels = collections.Counter(node.op_type for node in model.graph if node.domain == "com.microsoft")  # no subgraphs in BERT
+    return ir.to_proto(model), dict(sorted(kernels.items()))
 
 
 def onnx_session(path: str | os.PathLike[str], *, threads: int | None = None):
