@@ -17,6 +17,7 @@ CLI and the notebooks use to get one.
 
 from __future__ import annotations
 
+import gzip
 import importlib.resources
 import itertools
 import os
@@ -192,6 +193,11 @@ def _read_lines(path: str | os.PathLike[str]) -> list[str]:
     if file.is_dir():
         raise CorpusFormatError(path, None, "this is a folder, not a file (read_corpus_folder reads a folder)")
     data = file.read_bytes()
+    if file.suffix == ".gz":  # a vendored corpus is stored compressed; line numbers are those of the text inside
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise CorpusFormatError(path, None, f"not a readable gzip file ({error})") from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise CorpusFormatError(path, 1, "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save as UTF-8")
     bom = len(b"\xef\xbb\xbf") if data.startswith(b"\xef\xbb\xbf") else 0
@@ -308,12 +314,17 @@ def _sentence(path: str | os.PathLike[str], block: list[_Row], scheme: schemes.S
 # Corpus folders
 # --------------------------------------------------------------------------------------------
 
-# The file names each split may have, as the BioBERT data sets and other collections name them.
+# The file names each split may have, as the BioBERT data sets and other collections name them;
+# each may also be gzip-compressed (``train.tsv.gz``), as the corpus vendored in the package is.
 SPLIT_FILES: dict[str, tuple[str, ...]] = {
     "train": ("train.tsv",),
     "validation": ("devel.tsv", "dev.tsv", "valid.tsv", "validation.tsv"),
     "test": ("test.tsv",),
 }
+
+
+def _split_file_names(split: str) -> list[str]:
+    return [name + suffix for name in SPLIT_FILES[split] for suffix in ("", ".gz")]
 
 
 def read_corpus_folder(folder: str | os.PathLike[str], **read_options: object) -> dict[str, list[Sentence]]:
@@ -328,8 +339,8 @@ def read_corpus_folder(folder: str | os.PathLike[str], **read_options: object) -
     if not directory.is_dir():
         raise CorpusFormatError(folder, None, "this is a file, not a folder of train/devel/test TSV files")
     splits: dict[str, list[Sentence]] = {}
-    for split, names in SPLIT_FILES.items():
-        found = [name for name in names if (directory / name).is_file()]
+    for split in SPLIT_FILES:
+        found = [name for name in _split_file_names(split) if (directory / name).is_file()]
         if len(found) > 1:
             raise CorpusFormatError(folder, None, f"{' and '.join(found)} are both {split} files; keep one")
         if found:
@@ -521,13 +532,15 @@ def load_bundled_corpus() -> "datasets.DatasetDict":
     return load_corpus_folder(folder)
 
 
-CHOICES = "pass 'bundled', a folder of train/devel/test TSV files, or a hub data set id"
+CHOICES = "pass 'bundled', a corpus name (biobert-ner data list), a folder of train/devel/test TSV files, or a hub data set id"
 
 
 def load_data(spec: str | os.PathLike[str]) -> "datasets.DatasetDict":
     """The one way the CLI and notebooks get data: ``"bundled"``, a local folder, or a hub id.
 
-    * ``"bundled"``: the corpus that ships with the package;
+    * ``"bundled"``: the small teaching corpus that ships with the package;
+    * a real corpus by name (``"ncbi-disease"``, ``"bc5cdr"``, ...; see :mod:`biobert_ner.corpora`):
+      NCBI-disease ships with the package, the others are fetched and verified on first use;
     * a folder with ``.tsv`` files: a BioBERT-style corpus folder (:func:`load_corpus_folder`);
     * another local folder: data files ``datasets.load_dataset`` can read (parquet, json, ...);
     * anything else: a data set id on the Hugging Face hub (:func:`load_hub_dataset`).
@@ -536,9 +549,15 @@ def load_data(spec: str | os.PathLike[str]) -> "datasets.DatasetDict":
     """
     text = str(spec)
     path = Path(text).expanduser()
+    from . import corpora
+
     if text == "bundled":
         dataset, origin = load_bundled_corpus(), f"the bundled corpus ({bundled_corpus_folder()})"
-    elif path.is_dir() and any(path.glob("*.tsv")):
+    elif corpora.is_corpus_name(text):
+        folder = corpora.ensure_corpus(text)
+        where = f"biobert_ner/corpus_data/{text}, shipped with the package" if corpora.read_pins()[text].vendored else str(folder)
+        dataset, origin = load_corpus_folder(folder), f"the {text} corpus ({where})"
+    elif path.is_dir() and (any(path.glob("*.tsv")) or any(path.glob("*.tsv.gz"))):
         dataset, origin = load_corpus_folder(path), f"the TSV corpus folder {path}"
     elif path.is_dir():
         dataset, origin = load_hub_dataset(str(path)), f"the data files in {path}"
