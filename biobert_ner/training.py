@@ -28,22 +28,21 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import tempfile
 import time
-import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 
 from .alignment import IGNORE_INDEX, LabelStrategy, encode_dataset
-from .files import atomic_directory, atomic_write_json, atomic_write_text
+from .checkpoints import TrainingState, load_checkpoint, rng_states, save_checkpoint, set_rng_states  # noqa: F401 (re-exported)
+from .files import atomic_write_json, atomic_write_text
 from .modelling import DEFAULT_MODEL
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+GRAPH_MODES = ("auto", "on", "off")
 
 
 # ---------------------------------------------------------------- settings
@@ -74,11 +73,14 @@ class TrainingConfig:
     num_threads: int | None = None  # CPU threads for torch (None: torch's choice, one per core)
     resume_from: str | None = None  # a checkpoint folder, or "latest" (output_dir/checkpoint), to continue from
     checkpoint_every_epoch: bool = True  # write a resumable checkpoint after every epoch
+    cuda_graphs: str = "auto"  # "auto" | "on" | "off": replay each step from a CUDA graph (auto: on one CUDA GPU, see graphed_training)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         LabelStrategy(self.label_strategy)  # raises for anything but "first"/"all"
+        if self.cuda_graphs not in GRAPH_MODES:
+            raise ValueError(f"cuda_graphs must be one of {', '.join(GRAPH_MODES)}, not {self.cuda_graphs!r}")
         for name in ("epochs", "batch_size", "gradient_accumulation_steps", "max_length", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -167,92 +169,6 @@ def make_accelerator(config: TrainingConfig):
     return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=config.gradient_accumulation_steps)
 
 
-# ---------------------------------------------------------------- loop state, checkpoints
-
-
-@dataclass
-class TrainingState:
-    """What the loop has to remember between epochs (and across a resume)."""
-
-    epoch: int = 0  # epochs finished
-    step: int = 0  # optimizer updates done
-    best_dev_f1: float = -1.0  # -1: even an F1 of 0 after the first epoch is "the best so far"
-    best_epoch: int = 0
-    epochs_without_improvement: int = 0
-    history: list[dict] = field(default_factory=list)  # one record per finished epoch
-    best_dev_report: dict | None = None
-
-
-def rng_states() -> dict:
-    """Python, NumPy, torch and CUDA random states, as plain lists and tensors (``weights_only`` loadable)."""
-    version, internal, gauss = random.getstate()
-    _, keys, position, has_gauss, cached = np.random.get_state()
-    return {
-        "python": [version, list(internal), gauss],
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position), "has_gauss": int(has_gauss), "cached": float(cached)},
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def set_rng_states(states: dict) -> None:
-    version, internal, gauss = states["python"]
-    random.setstate((version, tuple(internal), gauss))
-    numpy_state = states["numpy"]
-    np.random.set_state(
-        ("MT19937", numpy_state["keys"].numpy().astype(np.uint32), numpy_state["position"], numpy_state["has_gauss"], numpy_state["cached"])
-    )
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def save_checkpoint(folder: str | os.PathLike[str], model, optimizer, scheduler, state: TrainingState, config: TrainingConfig) -> Path:
-    """Everything needed to continue exactly where the run stopped, written atomically.
-
-    ``model.safetensors`` holds the weights; ``training_state.pt`` holds optimizer moments,
-    scheduler position, RNG states and the loop state. A crash mid-save leaves the previous
-    checkpoint as it was (``files.atomic_directory``).
-    """
-    from safetensors.torch import save_model as save_weights
-
-    with atomic_directory(folder) as temporary:
-        save_weights(model, str(temporary / "model.safetensors"))
-        torch.save(
-            {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "rng": rng_states(),
-                "state": asdict(state),
-                "settings": config.to_dict(),
-            },
-            temporary / "training_state.pt",
-        )
-    return Path(folder)
-
-
-def load_checkpoint(folder: str | os.PathLike[str], model, optimizer, scheduler, config: TrainingConfig) -> TrainingState:
-    """Restore weights, optimizer, scheduler and RNG states from :func:`save_checkpoint`; return the loop state.
-
-    Loaded with ``weights_only=True``: a checkpoint can only hold tensors and plain data, never code.
-    """
-    from safetensors.torch import load_model as load_weights
-
-    folder = Path(folder)
-    if not (folder / "training_state.pt").is_file():
-        raise FileNotFoundError(f"{folder} is not a checkpoint (no training_state.pt); checkpoints are in <output_dir>/checkpoint")
-    saved = torch.load(folder / "training_state.pt", weights_only=True, map_location="cpu")
-    load_weights(model, str(folder / "model.safetensors"))  # read on the CPU, copied onto the model's device
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    set_rng_states(saved["rng"])
-    ignored = {"resume_from", "output_dir", "num_threads", "epochs", "early_stopping_patience"}
-    changed = {k: (v, getattr(config, k)) for k, v in saved["settings"].items() if k not in ignored and getattr(config, k, v) != v}
-    if changed:
-        warnings.warn(f"resuming with settings that differ from the checkpoint's (saved, now): {changed}", stacklevel=2)
-    return TrainingState(**saved["state"])
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -271,6 +187,7 @@ class TrainingResult:
     precision: str  # what the run computed in: "fp32", "bf16" or "fp16" (autocast; weights stay fp32)
     model: Any = field(default=None, repr=False)  # the best model (weights of best_epoch), unwrapped
     tokenizer: Any = field(default=None, repr=False)
+    cuda_graphs: bool = False  # whether the steps were replayed from CUDA graphs
 
     @property
     def test_f1(self) -> float | None:
@@ -299,17 +216,6 @@ def _save_figure(figure, path: Path) -> None:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-
-
-def _describe_run(config, accelerator, mixed_precision, threads) -> str:
-    precision = {"no": "fp32", "bf16": "bf16 autocast (fp32 weights)", "fp16": "fp16 autocast + loss scaling"}[mixed_precision]
-    why = ""
-    if config.precision == "auto":
-        why = " (auto: " + ("the hardware has fast bf16" if mixed_precision == "bf16" else "no fast bf16 here") + ")"
-    return (
-        f"device: {accelerator.device} x {accelerator.num_processes} process(es) | precision: {precision}{why}"
-        + (f" | CPU threads: {threads}" if accelerator.device.type == "cpu" else "")
-    )
 
 
 def load_inputs(config: TrainingConfig, dataset, model, tokenizer, log):
@@ -354,6 +260,346 @@ def make_train_loader(train_split, tokenizer, config: TrainingConfig, *, pad_to_
     return DataLoader(examples, batch_sampler=sampler, collate_fn=collate), sampler
 
 
+def use_cuda_graphs(config: TrainingConfig, accelerator) -> tuple[bool, str]:
+    """Whether this run replays its steps from CUDA graphs, and why (printed at the start of the run).
+
+    Graphs pay where launching kernels costs more than running them: one CUDA GPU. They need a
+    whole update per step (no gradient accumulation) and no fp16 loss scaling (its overflow
+    check reads a value back from the GPU at every step).
+    """
+    problems = []
+    if accelerator.device.type != "cuda":
+        problems.append(f"no CUDA device (device: {accelerator.device})")
+    if accelerator.num_processes > 1:
+        problems.append(f"{accelerator.num_processes} processes (graphs are used with one)")
+    if config.gradient_accumulation_steps > 1:
+        problems.append("gradient accumulation")
+    if accelerator.mixed_precision == "fp16":
+        problems.append("fp16 loss scaling")
+    if config.cuda_graphs == "off":
+        return False, "CUDA graphs: off (cuda_graphs='off')"
+    if problems and config.cuda_graphs == "on":
+        raise ValueError(f"cuda_graphs='on' cannot be honoured: {'; '.join(problems)}; use cuda_graphs='auto' or 'off'")
+    if problems:
+        return False, f"CUDA graphs: off ({'; '.join(problems)})"
+    return True, "CUDA graphs: on (each step replayed from a graph per length bucket; see graphed_training)"
+
+
+@dataclass
+class TrainingRun:
+    """Everything one run carries from step to step: set up by :func:`set_up_run`, used by the named steps."""
+
+    config: TrainingConfig
+    accelerator: Any
+    dataset: Any
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    train_loader: Any
+    sampler: Any
+    state: TrainingState
+    log: Callable[[str], None]
+    graphed_step: Any = None  # a graphed_training.BucketedTrainStep, or None for the eager loop
+    best_weights: dict | None = None  # a copy of the best epoch's weights, kept in memory until the end
+    labelled_per_batch: float = 1.0  # mean labelled sub-words per batch: the loss divides by it
+    train_seconds: float = 0.0
+    sentences_seen: int = 0
+    padding: float = 0.0
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.config.output_dir)
+
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator.is_main_process
+
+
+def _labelled_per_batch(examples, batches: int) -> float:
+    """Mean labelled sub-words per batch over the whole training set (see :func:`train_one_epoch`)."""
+    labelled = sum(label != IGNORE_INDEX for example in examples for label in example["labels"])
+    return labelled / batches
+
+
+def make_optimizer(model, config: TrainingConfig, device: torch.device, graphs: bool):
+    """Fused AdamW (one kernel pass over all parameters instead of a dozen per tensor).
+
+    For CUDA graphs the learning rate is a GPU tensor (the scheduler writes into it between
+    replays) and the optimizer ``capturable``; the scheduler still reads a plain float base rate.
+    """
+    fused = device.type in ("cpu", "cuda")
+    groups = parameter_groups(model, config.weight_decay)
+    if not graphs:
+        return torch.optim.AdamW(groups, lr=config.learning_rate, fused=fused)
+    optimizer = torch.optim.AdamW(groups, lr=torch.tensor(config.learning_rate, device=device), fused=True, capturable=True)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = config.learning_rate  # a float: the scheduler then never reads the GPU
+    return optimizer
+
+
+def set_up_run(config: TrainingConfig, dataset, model, tokenizer) -> TrainingRun:
+    """Settings, device, data, model, batches, optimizer and schedule; resumed from a checkpoint if asked."""
+    from accelerate.utils import set_seed
+    from transformers import get_linear_schedule_with_warmup
+
+    from .batching import LengthGroupedBatchSampler, batch_lengths, padding_fraction
+    from .graphed_training import length_buckets
+
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    accelerator = make_accelerator(config)
+    log = accelerator.print  # prints once, on the main process
+    log(f"training settings:\n{config}")
+    set_seed(config.seed)  # python, numpy, torch (and CUDA): the new classifier head starts the same every run
+    dataset, model, tokenizer = load_inputs(config, dataset, model, tokenizer, log)
+    graphs, graphs_reason = use_cuda_graphs(config, accelerator)
+    on_gpu = accelerator.device.type == "cuda"
+    # Multiples of 8 tokens suit tensor cores; on a CPU they would only add padding.
+    train_loader, sampler = make_train_loader(dataset["train"], tokenizer, config, pad_to_multiple_of=8 if on_gpu else None)
+    if on_gpu:
+        torch.set_float32_matmul_precision("high")  # TF32 for whatever still runs in fp32 (Ampere and newer)
+    if graphs:
+        model.to(accelerator.device)
+    optimizer = make_optimizer(model, config, accelerator.device, graphs)
+    examples = train_loader.dataset
+    if not graphs:  # the graphed step owns batches and autocast itself; Accelerate still picks device and precision
+        model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
+    # Step counts only now: after prepare, each of N processes sees 1/N of the batches.
+    updates_per_epoch = math.ceil(len(train_loader) / config.gradient_accumulation_steps)
+    total_updates = config.epochs * updates_per_epoch
+    warmup_updates = round(config.warmup_ratio * total_updates)
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_updates, total_updates)
+    run = TrainingRun(config, accelerator, dataset, model, tokenizer, optimizer, scheduler, train_loader, sampler, TrainingState(), log)
+    run.labelled_per_batch = _labelled_per_batch(examples, len(sampler))
+    lengths = batch_lengths(sampler, epoch=0)
+    run.padding = padding_fraction(lengths)
+    if graphs:
+        run.graphed_step = _make_graphed_step(run, length_buckets(config.max_length))
+        run.padding = run.graphed_step.padding_fraction(lengths)
+    if config.resume_from:
+        _resume(run)
+    random_padding = padding_fraction(
+        batch_lengths(LengthGroupedBatchSampler(sampler.lengths, config.batch_size, seed=config.seed, group_by_length=False))
+    )
+    log(_describe_run(config, accelerator, accelerator.mixed_precision, torch.get_num_threads()) + f" | {graphs_reason}")
+    log(
+        f"steps: {updates_per_epoch} updates/epoch x {config.epochs} epochs = {total_updates} ({warmup_updates} warm-up); "
+        f"{config.batch_size} sentences x {config.gradient_accumulation_steps} accumulation x {accelerator.num_processes} "
+        f"process(es) per update | padding: {run.padding:.1%} of tokens ({random_padding:.1%} with random batches)"
+    )
+    if run.is_main:
+        atomic_write_json(run.output_dir / "settings.json", config.to_dict())
+        # Rewritten from the loop state: a resumed run's log holds exactly the epochs it carries on from.
+        atomic_write_text(run.output_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in run.state.history))
+    return run
+
+
+def _make_graphed_step(run: TrainingRun, buckets: list[int]):
+    from .graphed_training import BucketedTrainStep
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(run.accelerator.mixed_precision)
+    return BucketedTrainStep(
+        run.model, run.optimizer, run.train_loader.dataset, run.sampler.lengths, buckets=buckets,
+        batch_size=run.config.batch_size, pad_id=run.tokenizer.pad_token_id, labelled_per_batch=run.labelled_per_batch,
+        max_grad_norm=run.config.max_grad_norm, autocast_dtype=dtype, use_graphs=True,
+    )
+
+
+def _resume(run: TrainingRun) -> None:
+    config = run.config
+    checkpoint = run.output_dir / "checkpoint" if config.resume_from == "latest" else Path(config.resume_from)
+    unwrapped = run.accelerator.unwrap_model(run.model)
+    run.state = load_checkpoint(checkpoint, unwrapped, run.optimizer, run.scheduler, config)
+    if run.state.best_epoch and (run.output_dir / "model" / "model.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        run.best_weights = load_file(str(run.output_dir / "model" / "model.safetensors"))  # the best epoch so far
+    run.log(f"resumed from {checkpoint}: {run.state.epoch} epoch(s) done, best dev F1 {run.state.best_dev_f1:.4f} (epoch {run.state.best_epoch})")
+
+
+def train_one_epoch(run: TrainingRun, epoch: int) -> dict:
+    """One pass over the training batches: forward -> loss -> backward -> clip -> step -> schedule.
+
+    The loss is summed over labelled sub-words and divided by their mean count per batch (not
+    by each batch's own count): every word then weighs the same, whether its batch holds short
+    or long sentences. The model's own ``.loss`` is a per-batch mean, which gives the words of
+    a batch of short sentences up to 4x more weight than those of a batch of long ones:
+    harmless when batches are random mixes, a skew when they are length-grouped.
+    """
+    from torch.nn.functional import cross_entropy
+    from tqdm.auto import tqdm
+
+    config, accelerator, model = run.config, run.accelerator, run.model
+    if run.graphed_step is not None:
+        return _train_one_epoch_graphed(run, epoch)
+    model.train()
+    # The same batches on every process for this epoch; Accelerate hands each process its share.
+    run.sampler.set_epoch(epoch)
+    run.train_loader.set_epoch(epoch)
+    loss_sum = torch.zeros((), device=accelerator.device)  # summed on the device: no sync per step
+    labelled_seen = torch.zeros((), device=accelerator.device)
+    sentences = 0
+    progress = tqdm(run.train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not run.is_main, leave=False)
+    for number, batch in enumerate(progress, start=1):
+        with accelerator.accumulate(model):  # sums gradients over micro-batches; no DDP sync until the update
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            labels = batch["labels"].flatten()  # -100 on pads, special tokens (and continuation pieces for "first")
+            token_losses = cross_entropy(logits.flatten(0, 1).float(), labels, ignore_index=IGNORE_INDEX, reduction="sum")
+            accelerator.backward(token_losses / run.labelled_per_batch)  # divides by gradient_accumulation_steps; scales for fp16
+            if accelerator.sync_gradients:  # last micro-batch of an update
+                if config.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                run.optimizer.step()
+                run.scheduler.step()
+                run.optimizer.zero_grad(set_to_none=True)
+                run.state.step += 1
+        loss_sum += token_losses.detach()
+        labelled_seen += (labels != IGNORE_INDEX).sum()
+        sentences += batch["input_ids"].shape[0]
+        if number % 20 == 0:  # .item() waits for the GPU: only now and then
+            progress.set_postfix(loss=f"{(loss_sum / labelled_seen).item():.4f}")
+    progress.close()
+    return {"loss_sum": loss_sum.item(), "labelled": labelled_seen.item(), "sentences": sentences}
+
+
+def _train_one_epoch_graphed(run: TrainingRun, epoch: int) -> dict:
+    """The same epoch, each step replayed from a CUDA graph (:mod:`biobert_ner.graphed_training`)."""
+    from tqdm.auto import tqdm
+
+    step = run.graphed_step
+    run.model.train()
+    batches = run.sampler.batches(epoch)
+    rows = step.batch_rows(batches)  # every batch's rows, copied to the GPU once per epoch
+    for number in tqdm(range(len(batches)), desc=f"epoch {epoch + 1}/{run.config.epochs}", disable=not run.is_main, leave=False):
+        step.step(rows[number], step.bucket_of(batches[number]))
+        run.scheduler.step()  # writes the next learning rate into the optimizer's GPU tensor
+        run.state.step += 1
+    loss_sum, labelled = step.take_loss()  # the one wait for the GPU in this epoch
+    return {"loss_sum": loss_sum, "labelled": labelled, "sentences": sum(len(batch) for batch in batches)}
+
+
+def evaluate_and_keep_best(run: TrainingRun, epoch: int, totals: dict, epoch_seconds: float) -> dict:
+    """Dev scores after an epoch; a better dev F1 than ever before keeps a copy of these weights."""
+    accelerator, state = run.accelerator, run.state
+    # One small all-gather per epoch: loss sums, labelled sub-words and sentences of every process.
+    gathered = accelerator.gather(torch.tensor([[totals["loss_sum"], totals["labelled"], totals["sentences"]]], device=accelerator.device))
+    per_process_sentences = [int(n) for n in gathered[:, 2].tolist()]
+    run.sentences_seen += sum(per_process_sentences)
+    dev, dev_loss = evaluate_split(run.model, run.tokenizer, run.dataset["validation"], run.config, accelerator)
+    record = {
+        "epoch": epoch + 1,
+        "step": state.step,
+        "learning_rate": run.scheduler.get_last_lr()[0],
+        "train_loss": float(gathered[:, 0].sum() / gathered[:, 1].sum()),  # per labelled sub-word
+        "dev_loss": dev_loss,
+        "dev_f1": dev.entity_f1,
+        "dev_precision": dev.precision,
+        "dev_recall": dev.recall,
+        "epoch_seconds": epoch_seconds,
+        "sentences_per_second": sum(per_process_sentences) / epoch_seconds,
+        "sentences_per_process": per_process_sentences,
+    }
+    state.history.append(record)
+    state.epoch = epoch + 1
+    if dev.entity_f1 > state.best_dev_f1:  # keep the best epoch's model, not the latest
+        state.best_dev_f1, state.best_epoch, state.epochs_without_improvement = dev.entity_f1, epoch + 1, 0
+        state.best_dev_report = dev.to_dict()
+        weights = accelerator.unwrap_model(run.model).state_dict()
+        run.best_weights = {name: tensor.detach().clone() for name, tensor in weights.items()}
+    else:
+        state.epochs_without_improvement += 1
+    run.log(
+        f"epoch {epoch + 1}: train loss {record['train_loss']:.4f} | dev loss {dev_loss:.4f} | dev F1 {dev.entity_f1:.4f} "
+        f"(P {dev.precision:.4f} R {dev.recall:.4f}) | {record['sentences_per_second']:.1f} sentences/s"
+        + (" | best so far" if state.best_epoch == epoch + 1 else "")
+    )
+    return record
+
+
+def write_epoch_outputs(run: TrainingRun, record: dict) -> None:
+    """The epoch's line in ``metrics.jsonl``, the curves, the best model so far and a resumable checkpoint."""
+    from .plotting import plot_training_curves
+
+    if run.is_main:
+        with open(run.output_dir / "metrics.jsonl", "a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
+        _save_figure(plot_training_curves(run.state.history, best_epoch=run.state.best_epoch), run.output_dir / "curves.png")
+        if run.config.checkpoint_every_epoch:
+            unwrapped = run.accelerator.unwrap_model(run.model)
+            if run.state.best_epoch == record["epoch"]:  # a resumed run needs the best model so far on disk too
+                _save_best_model(run)
+            save_checkpoint(run.output_dir / "checkpoint", unwrapped, run.optimizer, run.scheduler, run.state, run.config)
+    run.accelerator.wait_for_everyone()  # nobody runs ahead while the main process writes
+
+
+def _save_best_model(run: TrainingRun) -> None:
+    """``output_dir/model``: the best epoch's weights (from memory) with the tokenizer."""
+    from .modelling import save_model
+
+    model = run.accelerator.unwrap_model(run.model)
+    current = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    model.load_state_dict(run.best_weights)
+    save_model(model, run.tokenizer, run.output_dir / "model")
+    model.load_state_dict(current)
+
+
+def finish(run: TrainingRun, stopped_early: bool) -> TrainingResult:
+    """The best epoch's weights back in the model, scored on test, saved; ``metrics.json`` written."""
+    accelerator, state = run.accelerator, run.state
+    best = accelerator.unwrap_model(run.model)
+    if run.best_weights is not None:
+        best.load_state_dict(run.best_weights)
+    test_report = None
+    if "test" in run.dataset:
+        test, _ = evaluate_split(run.model, run.tokenizer, run.dataset["test"], run.config, accelerator)
+        test_report = test.to_dict()
+        run.log(f"best epoch {state.best_epoch}: dev F1 {state.best_dev_f1:.4f} | test F1 {test.entity_f1:.4f}")
+    speed = run.sentences_seen / run.train_seconds if run.train_seconds else 0.0
+    result = TrainingResult(
+        history=state.history, best_dev_f1=state.best_dev_f1, best_epoch=state.best_epoch, output_dir=run.output_dir,
+        sentences_per_second=speed, padding_fraction=run.padding, train_seconds=run.train_seconds,
+        dev_report=state.best_dev_report, test_report=test_report, stopped_early=stopped_early,
+        precision={"no": "fp32"}.get(accelerator.mixed_precision, accelerator.mixed_precision),
+        model=best, tokenizer=run.tokenizer, cuda_graphs=run.graphed_step is not None,
+    )
+    if run.is_main:
+        from .modelling import save_model
+
+        save_model(best, run.tokenizer, run.output_dir / "model")
+        atomic_write_json(run.output_dir / "metrics.json", _metrics_summary(run, result))
+    accelerator.wait_for_everyone()
+    return result
+
+
+def _metrics_summary(run: TrainingRun, result: TrainingResult) -> dict:
+    return {
+        "model": run.config.model,
+        "best_epoch": result.best_epoch,
+        "epochs_run": run.state.epoch,
+        "stopped_early": result.stopped_early,
+        "dev": result.dev_report,
+        "test": result.test_report,
+        "precision": result.precision,
+        "cuda_graphs": result.cuda_graphs,
+        "processes": run.accelerator.num_processes,
+        "sentences_per_second": result.sentences_per_second,
+        "train_seconds": result.train_seconds,
+        "padding_fraction": result.padding_fraction,
+    }
+
+
+def _describe_run(config, accelerator, mixed_precision, threads) -> str:
+    precision = {"no": "fp32", "bf16": "bf16 autocast (fp32 weights)", "fp16": "fp16 autocast + loss scaling"}[mixed_precision]
+    why = ""
+    if config.precision == "auto":
+        why = " (auto: " + ("the hardware has fast bf16" if mixed_precision == "bf16" else "no fast bf16 here") + ")"
+    return (
+        f"device: {accelerator.device} x {accelerator.num_processes} process(es) | precision: {precision}{why}"
+        + (f" | CPU threads: {threads}" if accelerator.device.type == "cpu" else "")
+    )
+
+
 def train(
     config: TrainingConfig,
     *,
@@ -364,199 +610,24 @@ def train(
 ) -> TrainingResult:
     """Fine-tune ``config.model`` on ``config.data`` (or the ``dataset``/``model``/``tokenizer`` given).
 
+    Set up; then each epoch: train, evaluate on dev and keep the best weights, write the log,
+    curves and checkpoint, maybe stop early; finally score the best model on test and save it.
     ``callbacks`` are called with each epoch's record (the dict written to ``metrics.jsonl``),
     e.g. to draw live curves in a notebook.
     """
-    from accelerate.utils import set_seed
-    from safetensors.torch import load_model as load_weights
-    from torch.nn.functional import cross_entropy
-    from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
-
-    from .batching import LengthGroupedBatchSampler, batch_lengths, padding_fraction
-    from .modelling import save_model
-    from .plotting import plot_training_curves
-
-    # ---- set-up: settings, device, data, model
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    accelerator = make_accelerator(config)
-    main = accelerator.is_main_process
-    log = accelerator.print  # prints once, on the main process
-    output_dir = Path(config.output_dir)
-    log(f"training settings:\n{config}")
-    set_seed(config.seed)  # python, numpy, torch (and CUDA): the new classifier head starts the same every run
-    dataset, model, tokenizer = load_inputs(config, dataset, model, tokenizer, log)
-    on_gpu = accelerator.device.type == "cuda"
-    # Multiples of 8 tokens suit tensor cores; on a CPU they would only add padding.
-    train_loader, sampler = make_train_loader(dataset["train"], tokenizer, config, pad_to_multiple_of=8 if on_gpu else None)
-    padding = padding_fraction(batch_lengths(sampler, epoch=0))
-    random_padding = padding_fraction(
-        batch_lengths(LengthGroupedBatchSampler(sampler.lengths, config.batch_size, seed=config.seed, group_by_length=False))
-    )
-    # The loss is summed over labelled sub-words and divided by their mean count per batch (not
-    # by each batch's own count): every word then weighs the same, whether its batch holds short
-    # or long sentences. The model's own ``.loss`` is a per-batch mean, which gives the words of
-    # a batch of short sentences up to 4x more weight than those of a batch of long ones:
-    # harmless when batches are random mixes, a skew when they are length-grouped.
-    labelled = sum(label != IGNORE_INDEX for example in train_loader.dataset for label in example["labels"])
-    labelled_per_batch = labelled / len(sampler)
-    if on_gpu:
-        torch.set_float32_matmul_precision("high")  # TF32 for whatever still runs in fp32 (Ampere and newer)
-
-    # fused: one pass over each parameter instead of a dozen; several times faster on CPU and GPU.
-    fused = accelerator.device.type in ("cpu", "cuda")
-    optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.learning_rate, fused=fused)
-    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
-    # Step counts only now: after prepare, each of N processes sees 1/N of the batches.
-    updates_per_epoch = math.ceil(len(train_loader) / config.gradient_accumulation_steps)
-    total_updates = config.epochs * updates_per_epoch
-    warmup_updates = round(config.warmup_ratio * total_updates)
-    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_updates, total_updates)
-
-    state = TrainingState()
-    if config.resume_from:
-        checkpoint = output_dir / "checkpoint" if config.resume_from == "latest" else Path(config.resume_from)
-        state = load_checkpoint(checkpoint, accelerator.unwrap_model(model), optimizer, scheduler, config)
-        log(f"resumed from {checkpoint}: {state.epoch} epoch(s) done, best dev F1 {state.best_dev_f1:.4f} (epoch {state.best_epoch})")
-
-    threads = torch.get_num_threads()
-    log(_describe_run(config, accelerator, accelerator.mixed_precision, threads))
-    log(
-        f"steps: {updates_per_epoch} updates/epoch x {config.epochs} epochs = {total_updates} ({warmup_updates} warm-up); "
-        f"{config.batch_size} sentences x {config.gradient_accumulation_steps} accumulation x {accelerator.num_processes} "
-        f"process(es) per update | padding: {padding:.1%} of tokens ({random_padding:.1%} with random batches)"
-    )
-    if main:
-        atomic_write_json(output_dir / "settings.json", config.to_dict())
-        # Rewritten from the loop state: a resumed run's log holds exactly the epochs it carries on from.
-        atomic_write_text(output_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in state.history))
-
-    # ---- the loop
-    train_seconds, sentences_seen = 0.0, 0
-    stopped_early = False
-    patience = config.early_stopping_patience
-    for epoch in range(state.epoch, config.epochs):
-        if patience is not None and state.epochs_without_improvement >= patience:
-            log(f"early stopping: no better dev F1 for {patience} epoch(s); best was epoch {state.best_epoch}")
+    run = set_up_run(config, dataset, model, tokenizer)
+    patience, stopped_early = config.early_stopping_patience, False
+    for epoch in range(run.state.epoch, config.epochs):
+        if patience is not None and run.state.epochs_without_improvement >= patience:
+            run.log(f"early stopping: no better dev F1 for {patience} epoch(s); best was epoch {run.state.best_epoch}")
             stopped_early = True
             break
-        model.train()
-        # The same batches on every process for this epoch; Accelerate hands each process its share.
-        sampler.set_epoch(epoch)
-        train_loader.set_epoch(epoch)
-        loss_sum = torch.zeros((), device=accelerator.device)  # summed on the device: no sync per step
-        labelled_seen = torch.zeros((), device=accelerator.device)
-        batches = sentences = 0
         started = time.perf_counter()
-        progress = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not main, leave=False)
-        for batch in progress:
-            with accelerator.accumulate(model):  # sums gradients over micro-batches; no DDP sync until the update
-                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                labels = batch["labels"].flatten()  # -100 on pads, special tokens (and continuation pieces for "first")
-                token_losses = cross_entropy(logits.flatten(0, 1).float(), labels, ignore_index=IGNORE_INDEX, reduction="sum")
-                loss = token_losses / labelled_per_batch  # see labelled_per_batch above
-                accelerator.backward(loss)  # divides by gradient_accumulation_steps; scales for fp16
-                if accelerator.sync_gradients:  # last micro-batch of an update
-                    if config.max_grad_norm:
-                        accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    state.step += 1
-            loss_sum += token_losses.detach()
-            labelled_seen += (labels != IGNORE_INDEX).sum()
-            batches += 1
-            sentences += batch["input_ids"].shape[0]
-            if batches % 20 == 0:  # .item() waits for the GPU: only now and then
-                progress.set_postfix(loss=f"{(loss_sum / labelled_seen).item():.4f}")
-        progress.close()
-        epoch_loss = loss_sum.item()  # waits for the GPU to finish the epoch: the time below is the real one
+        totals = train_one_epoch(run, epoch)  # returns once the device has finished the epoch
         epoch_seconds = time.perf_counter() - started
-        train_seconds += epoch_seconds
-        # One small all-gather per epoch: loss sums, labelled sub-words and sentences of every process.
-        totals = accelerator.gather(torch.tensor([[epoch_loss, labelled_seen.item(), sentences]], device=accelerator.device))
-        per_process_sentences = [int(n) for n in totals[:, 2].tolist()]
-        sentences_seen += sum(per_process_sentences)
-
-        dev, dev_loss = evaluate_split(model, tokenizer, dataset["validation"], config, accelerator)
-        record = {
-            "epoch": epoch + 1,
-            "step": state.step,
-            "learning_rate": scheduler.get_last_lr()[0],
-            "train_loss": float(totals[:, 0].sum() / totals[:, 1].sum()),  # per labelled sub-word
-            "dev_loss": dev_loss,
-            "dev_f1": dev.entity_f1,
-            "dev_precision": dev.precision,
-            "dev_recall": dev.recall,
-            "epoch_seconds": epoch_seconds,
-            "sentences_per_second": sum(per_process_sentences) / epoch_seconds,
-            "sentences_per_process": per_process_sentences,
-        }
-        state.history.append(record)
-        state.epoch = epoch + 1
-        if dev.entity_f1 > state.best_dev_f1:  # keep the best epoch's model, not the latest
-            state.best_dev_f1, state.best_epoch, state.epochs_without_improvement = dev.entity_f1, epoch + 1, 0
-            state.best_dev_report = dev.to_dict()
-            if main:
-                save_model(accelerator.unwrap_model(model), tokenizer, output_dir / "model")
-        else:
-            state.epochs_without_improvement += 1
-        log(
-            f"epoch {epoch + 1}: train loss {record['train_loss']:.4f} | dev loss {dev_loss:.4f} | dev F1 {dev.entity_f1:.4f} "
-            f"(P {dev.precision:.4f} R {dev.recall:.4f}) | {record['sentences_per_second']:.1f} sentences/s"
-            + (" | best so far" if state.best_epoch == epoch + 1 else "")
-        )
-        if main:
-            with open(output_dir / "metrics.jsonl", "a", encoding="utf-8") as file:
-                file.write(json.dumps(record) + "\n")
-            _save_figure(plot_training_curves(state.history, best_epoch=state.best_epoch), output_dir / "curves.png")
-            if config.checkpoint_every_epoch:
-                save_checkpoint(output_dir / "checkpoint", accelerator.unwrap_model(model), optimizer, scheduler, state, config)
+        run.train_seconds += epoch_seconds
+        record = evaluate_and_keep_best(run, epoch, totals, epoch_seconds)
+        write_epoch_outputs(run, record)
         for callback in callbacks:
             callback(record)
-        accelerator.wait_for_everyone()  # nobody runs ahead while the main process writes
-
-    # ---- the best model, scored on test
-    best = accelerator.unwrap_model(model)
-    load_weights(best, str(output_dir / "model" / "model.safetensors"))  # the best epoch's weights, from disk
-    test_report = None
-    if "test" in dataset:
-        test, _ = evaluate_split(model, tokenizer, dataset["test"], config, accelerator)
-        test_report = test.to_dict()
-        log(f"best epoch {state.best_epoch}: dev F1 {state.best_dev_f1:.4f} | test F1 {test.entity_f1:.4f}")
-    speed = sentences_seen / train_seconds if train_seconds else 0.0
-    result = TrainingResult(
-        history=state.history,
-        best_dev_f1=state.best_dev_f1,
-        best_epoch=state.best_epoch,
-        output_dir=output_dir,
-        sentences_per_second=speed,
-        padding_fraction=padding,
-        train_seconds=train_seconds,
-        dev_report=state.best_dev_report,
-        test_report=test_report,
-        stopped_early=stopped_early,
-        precision={"no": "fp32"}.get(accelerator.mixed_precision, accelerator.mixed_precision),
-        model=best,
-        tokenizer=tokenizer,
-    )
-    if main:
-        atomic_write_json(
-            output_dir / "metrics.json",
-            {
-                "model": config.model,
-                "best_epoch": state.best_epoch,
-                "epochs_run": state.epoch,
-                "stopped_early": stopped_early,
-                "dev": state.best_dev_report,
-                "test": test_report,
-                "precision": result.precision,
-                "processes": accelerator.num_processes,
-                "sentences_per_second": speed,
-                "train_seconds": train_seconds,
-                "padding_fraction": padding,
-            },
-        )
-    accelerator.wait_for_everyone()
-    return result
+    return finish(run, stopped_early)
