@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from biobert_ner import corpora
+from biobert_ner import cli, corpora
 from biobert_ner.data import CorpusFormatError, load_data, read_tsv
 
 # Published split sizes of NCBI-disease in the BioBERT / MTL-Bioinformatics-2016 IOB version.
@@ -240,3 +240,56 @@ def test_fetching_the_vendored_corpus_only_verifies_it(pins, server):
     assert corpora.fetch_corpus("ncbi-disease", pins=pins) == corpora.vendored_dir("ncbi-disease")
     assert server.requests == []
 
+
+# ---------------------------------------------------------------- the `data` command
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def cli_pins(pins, monkeypatch):
+    monkeypatch.setattr(corpora, "read_pins", lambda path=None: pins)
+    return pins
+
+
+def test_data_list_and_fetch_commands(cli_pins, server, capsys):
+    code, out, _ = run_cli(capsys, "data", "list")
+    assert code == 0
+    assert out.splitlines()[1].split() == ["ncbi-disease", "Disease", "1.5", "MB", "shipped", "with", "the", "package"]
+    assert out.splitlines()[2].split() == ["toy", "Disease", "0.0", "MB", "not", "fetched"]
+    code, out, _ = run_cli(capsys, "data", "fetch", "toy", "ncbi-disease")
+    assert code == 0 and out.splitlines() == [
+        f"toy: fetched into {toy_folder()}, verified",
+        f"ncbi-disease: shipped with the package ({corpora.vendored_dir('ncbi-disease')}), verified",
+    ]
+    assert f"cached at {toy_folder()}" in run_cli(capsys, "data", "list")[1]
+    assert run_cli(capsys, "data", "fetch", "--all")[1].splitlines()[1] == f"toy: already cached at {toy_folder()}, verified"
+    assert len(server.requests) == 3
+    assert run_cli(capsys, "data", "fetch", "toy", "--force")[0] == 0 and len(server.requests) == 6
+
+
+def one_error_line(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["data", "fetch"], 2, "name the corpora to fetch or give --all"),
+    (["data", "fetch", "toy", "--all"], 2, "name the corpora to fetch or give --all"),
+    (["data", "fetch", "nope"], 2, "unknown corpus nope; known: ncbi-disease, toy"),
+    (["data"], 2, "the following arguments are required: ACTION"),
+])
+def test_data_command_usage_errors(cli_pins, capsys, argv, code, message):
+    result, _, err = run_cli(capsys, *argv)
+    assert result == code and message in one_error_line(err)
+
+
+def test_data_fetch_failure_is_one_line_and_exit_1(cli_pins, server, capsys):
+    server.files.clear()
+    code, _, err = run_cli(capsys, "data", "fetch", "toy")
+    assert code == 1 and one_error_line(err).startswith("error: toy train.tsv: HTTP 404 Not Found from http://127.0.0.1:")
