@@ -1,4 +1,4 @@
-"""The ``biobert-ner`` command (also ``python -m biobert_ner``): info, train, evaluate, predict.
+"""The ``biobert-ner`` command (also ``python -m biobert_ner``): info, data, train, evaluate, predict.
 
 Each sub-command is a pair of small functions, ``add_<name>(parser)`` declaring its flags and
 ``run_<name>(args) -> exit code`` doing the work, registered in :data:`COMMANDS`. Adding a
@@ -8,6 +8,11 @@ Errors a user can fix (a missing folder, a malformed corpus line, a model that c
 offline, a bad flag) end the program with one line ``error: ...`` on stderr and a non-zero
 exit code: 2 for usage errors (as argparse does), 1 for everything else. ``--debug`` shows the
 traceback instead, for when the error is ours.
+
+Data, wherever a command takes ``--data``: ``bundled`` (the small teaching corpus), a real corpus
+by name (``ncbi-disease`` ships with the package; ``bc5cdr``, ``bc2gm``, ``linnaeus``, ... are
+fetched and verified on first use; ``biobert-ner data list`` shows them, ``biobert-ner data
+fetch NAME`` fetches ahead, e.g. before going offline), a folder of TSV files, or a hub id.
 """
 
 from __future__ import annotations
@@ -101,11 +106,13 @@ def one_line(error: BaseException) -> str:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the input is wrong", not "the program is wrong"."""
+    from .corpora import CorpusUnavailableError
     from .data import CorpusFormatError, DatasetUnavailableError
     from .modelling import ModelNotAvailableError
     from .schemes import TagError
 
-    return (CorpusFormatError, DatasetUnavailableError, ModelNotAvailableError, TagError, OSError, ValueError)
+    return (CorpusFormatError, CorpusUnavailableError, DatasetUnavailableError, ModelNotAvailableError, TagError,
+            OSError, ValueError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -281,6 +288,87 @@ def run_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- data: list and fetch the pinned corpora
+
+
+STATUS_TEXT = {  # corpora.corpus_status()'s status -> what `data list` says
+    "vendored": "shipped with the package",
+    "cached": "cached at {folder}",
+    "missing": "not fetched",
+    "partial": "partly fetched into {folder}: run `biobert-ner data fetch {name}`",
+    "damaged": "damaged in {folder}: run `biobert-ner data fetch {name} --force`",
+}
+
+
+def add_data(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=OneLineParser,
+                                    help="list: the corpora and where they are; fetch: download and verify")
+    actions.add_parser("list", help="the pinned corpora, their entity types, sizes and where they are",
+                       description="List the pinned corpora: entity types, size, shipped / cached / not fetched.")
+    fetch = actions.add_parser("fetch", help="download corpora into the cache and verify them",
+                               description="Download the files of pinned corpora, verify size and sha256, keep them in the cache.",
+                               formatter_class=HelpFormatter)
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="corpus names, as 'biobert-ner data list' shows them")
+    fetch.add_argument("--all", action="store_true", help="every pinned corpus")
+    fetch.add_argument("--force", action="store_true", help="download again even verified files (replaces a damaged copy)")
+    parser.epilog = (
+        "Fetched corpora are kept in $BIOBERT_NER_DATA (default ~/.cache/biobert-ner/data) and verified before every use. "
+        "$BIOBERT_NER_CORPUS_URL names a mirror of https://raw.githubusercontent.com (same layout)."
+    )
+
+
+def run_data(args: argparse.Namespace) -> int:
+    return {"list": run_data_list, "fetch": run_data_fetch}[args.action](args)
+
+
+def run_data_list(args: argparse.Namespace) -> int:
+    from .corpora import cache_dir
+
+    rows = corpus_rows()
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    print(f"\nfetch with: biobert-ner data fetch NAME (into {cache_dir()}; set BIOBERT_NER_DATA to keep them elsewhere)")
+    return EXIT_OK
+
+
+def corpus_rows() -> list[tuple[str, str, str, str]]:
+    """The `data list` table: a header, then name, entity types, size, status per corpus."""
+    from .corpora import corpus_status
+
+    rows = [("corpus", "entity types", "size", "status")]
+    for corpus in corpus_status():
+        status = STATUS_TEXT[corpus["status"]].format(**corpus)
+        rows.append((corpus["name"], ", ".join(corpus["entity_types"]), f"{corpus['bytes'] / 1e6:.1f} MB", status))
+    return rows
+
+
+def fetch_names(args: argparse.Namespace) -> list[str]:
+    """The corpora to fetch: the names given or, with --all, every pinned one; unknown names are usage errors."""
+    from .corpora import read_pins
+
+    known = list(read_pins())
+    if args.all == bool(args.names):
+        raise UsageError(f"name the corpora to fetch or give --all (one or the other); known: {', '.join(known)}")
+    unknown = [name for name in args.names if name not in known]
+    if unknown:
+        raise UsageError(f"unknown corpus {', '.join(unknown)}; known: {', '.join(known)}")
+    return known if args.all else list(dict.fromkeys(args.names))
+
+
+def run_data_fetch(args: argparse.Namespace) -> int:
+    from . import corpora
+
+    for name in fetch_names(args):
+        cached = not args.force and not corpora.verify_corpus(name)
+        folder = corpora.fetch_corpus(name, force=args.force)
+        if corpora.read_pins()[name].vendored:
+            print(f"{name}: shipped with the package ({folder}), verified")
+        else:
+            print(f"{name}: {'already cached at' if cached else 'fetched into'} {folder}, verified")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- train: flags from the settings dataclass
 
 
@@ -389,8 +477,8 @@ def add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE.json", help="settings as a JSON object (e.g. a run's settings.json); flags override it")
     add_dataclass_flags(parser, TrainingConfig)
     parser.epilog = (
-        "--data is 'bundled' (the corpus that ships with the course), a folder of train/devel/test TSV files, "
-        "or a Hugging Face data set id. The output folder gets model/ (weights, tokenizer, labels in config.json), "
+        "--data is 'bundled' (the corpus that ships with the course), a corpus name ('biobert-ner data list': "
+        "ncbi-disease, bc5cdr, bc2gm, ...), a folder of train/devel/test TSV files, or a Hugging Face data set id. The output folder gets model/ (weights, tokenizer, labels in config.json), "
         "metrics.json, metrics.jsonl, settings.json and curves.png."
     )
 
@@ -423,7 +511,8 @@ def add_evaluate(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--model-dir", required=True, type=existing_model_dir, metavar="DIR",
                         help="a fine-tuned model folder (the 'model' folder that 'train' writes)")
-    parser.add_argument("--data", default="bundled", help="'bundled', a folder of train/devel/test TSV files, or a hub data set id")
+    parser.add_argument("--data", default="bundled", help="'bundled', a corpus name ('biobert-ner data list'), "
+                        "a folder of train/devel/test TSV files, or a hub data set id")
     parser.add_argument("--split", default="test", help="which split to evaluate (train, validation, test)")
     parser.add_argument("--output", metavar="FILE.json", default=None,
                         help="where to write the report (default: evaluation-SPLIT.json next to the model folder)")
@@ -543,6 +632,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 register("info", "versions, device, offline models, data locations", add_info, run_info,
          "Print the versions, the device, the models usable offline, the default model and where the bundled corpus is.")
+register("data", "list and fetch the real corpora (NCBI-disease, BC5CDR, BC2GM, LINNAEUS, ...)", add_data, run_data,
+         "List the pinned biomedical NER corpora and fetch them into the cache, verified by size and sha256.")
 register("train", "fine-tune a model for NER", add_train, run_train,
          "Fine-tune a BERT model (BioBERT, MiniLM, a local folder) on an NER corpus.")
 register("evaluate", "entity-level precision, recall and F1 of a fine-tuned model", add_evaluate, run_evaluate,

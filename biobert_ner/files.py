@@ -1,7 +1,7 @@
 """Writing files so that a crash never leaves a half-written one behind.
 
-Everything the project writes (corpus TSV files, checkpoints, model folders, ONNX bundles,
-metrics) goes through these helpers: write to a temporary name in the same folder, then
+Everything the project writes (corpus TSV files, downloaded corpora, checkpoints, model folders,
+ONNX bundles, metrics) goes through these helpers: write to a temporary name in the same folder, then
 ``os.replace`` it into place, which is atomic on POSIX file systems.
 """
 
@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 
 def _current_umask() -> int:
@@ -22,15 +22,22 @@ def _current_umask() -> int:
     return mask
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically (the old file, if any, stays until the new one is whole)."""
+@contextlib.contextmanager
+def atomic_binary_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file to write that appears at ``path`` only if the block ends without an error.
+
+    The bytes go to a temporary name in the same folder (so ``os.replace`` is a rename within
+    one file system), are flushed and fsynced, then renamed into place. A block that raises
+    (a download that drops, a checksum that does not match) removes the temporary file and
+    leaves ``path`` as it was: nothing half-written is ever found under the final name.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(handle, "w", encoding=encoding, newline="") as file:
-            file.write(text)
+        with os.fdopen(handle, "wb") as file:
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -38,7 +45,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (the old file, if any, stays until the new one is whole)."""
+    with atomic_binary_file(path) as file:
+        file.write(text.encode(encoding))  # bytes as written: no newline translation
+    return Path(path)
 
 
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:

@@ -53,7 +53,7 @@ class TrainingConfig:
     """Every setting of a training run. Printed at the start, saved as ``settings.json``."""
 
     model: str = DEFAULT_MODEL  # hub id, local model folder, or "minilm" (offline pretrained BERT)
-    data: str = "bundled"  # "bundled", a folder of train/devel/test TSV files, or a hub data set id
+    data: str = "bundled"  # "bundled", a corpus name (biobert-ner data list), a folder of train/devel/test TSV files, or a hub data set id
     output_dir: str = "runs/ner"  # where model/, checkpoint/ and the metrics files go
     epochs: int = 3  # passes over the training set
     batch_size: int = 32  # sentences per micro-batch, per process

@@ -20,7 +20,7 @@ import pytest
 from biobert_ner import cli
 from biobert_ner.training import TrainingConfig
 
-SUB_COMMANDS = ["info", "train", "evaluate", "predict", "export", "run-notebooks", "grade"]
+SUB_COMMANDS = ["info", "data", "train", "evaluate", "predict", "export", "run-notebooks", "grade"]
 
 
 def run_main(capsys, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
