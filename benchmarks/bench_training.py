@@ -120,8 +120,12 @@ def run_ours(dataset, args, precision: str, seed: int, **recipe) -> dict:
     }
 
 
-def run_trainer(dataset, args, tuned: bool, seed: int) -> dict:
-    """The Trainer recipe of transformers' examples/pytorch/token-classification/run_ner.py."""
+def run_trainer(dataset, args, tuned: bool, seed: int, keep_model: bool = False, make_model=None) -> dict:
+    """The Trainer recipe of transformers' examples/pytorch/token-classification/run_ner.py.
+
+    ``keep_model``: the trained model is returned under ``"model"`` (for other scores than dev F1).
+    ``make_model``: a function returning ``(model, tokenizer)``, instead of loading ``args.model``.
+    """
     import torch
     from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments, set_seed
 
@@ -131,9 +135,12 @@ def run_trainer(dataset, args, tuned: bool, seed: int) -> dict:
 
     started = time.perf_counter()
     set_seed(seed)
-    model, tokenizer = load_model_and_tokenizer(args.model, label_names(dataset), device="cpu", verbose=False)
+    if make_model is None:
+        model, tokenizer = load_model_and_tokenizer(args.model, label_names(dataset), device="cpu", verbose=False)
+    else:
+        model, tokenizer = make_model()
     train_split = dataset["train"]
-    if args.max_train_sentences:
+    if getattr(args, "max_train_sentences", None):
         train_split = train_split.select(range(min(args.max_train_sentences, len(train_split))))
     encoded = encode_dataset(train_split, tokenizer, max_length=128)  # first sub-word labelled, like label_all_tokens=False
     with tempfile.TemporaryDirectory() as folder:
@@ -159,7 +166,9 @@ def run_trainer(dataset, args, tuned: bool, seed: int) -> dict:
         output = trainer.train()
     runtime = output.metrics["train_runtime"]
     model = trainer.model.float().eval()
+    extra = {"model": model} if keep_model else {}
     return {
+        **extra,
         "sentences_per_second": len(encoded) * args.epochs / runtime,
         "train_seconds": runtime,
         "wall_seconds": time.perf_counter() - started,

@@ -58,6 +58,7 @@ class TrainingConfig:
     epochs: int = 3  # passes over the training set
     batch_size: int = 32  # sentences per micro-batch, per process
     learning_rate: float = 5e-5  # peak learning rate, reached at the end of warm-up
+    classifier_lr_scale: float = 1.0  # the new classifier head learns at this many times learning_rate
     weight_decay: float = 0.01  # AdamW decay of matrices; biases and LayerNorm are never decayed
     warmup_ratio: float = 0.1  # share of all update steps over which the lr ramps up from 0
     max_grad_norm: float | None = 1.0  # clip the global gradient norm to this (None or 0: no clipping)
@@ -149,6 +150,23 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
         if parameter.requires_grad:
             (decay if parameter.ndim >= 2 else no_decay).append(parameter)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def optimizer_groups(model: torch.nn.Module, config: TrainingConfig) -> list[dict]:
+    """:func:`parameter_groups`, each with its learning rate; the classifier head's scaled by ``classifier_lr_scale``.
+
+    The encoder starts from pretrained weights and needs small steps; the classifier head
+    starts random, and with a few hundred updates in all it may need bigger ones to catch up.
+    """
+    head = {id(parameter) for parameter in model.classifier.parameters()} if config.classifier_lr_scale != 1 else set()
+    groups = []
+    for group in parameter_groups(model, config.weight_decay):
+        body = [p for p in group["params"] if id(p) not in head]
+        top = [p for p in group["params"] if id(p) in head]
+        groups.append({**group, "params": body, "lr": config.learning_rate})
+        if top:
+            groups.append({**group, "params": top, "lr": config.learning_rate * config.classifier_lr_scale})
+    return groups
 
 
 def make_accelerator(config: TrainingConfig):
@@ -329,13 +347,13 @@ def make_optimizer(model, config: TrainingConfig, device: torch.device, graphs: 
     replays) and the optimizer ``capturable``; the scheduler still reads a plain float base rate.
     """
     fused = device.type in ("cpu", "cuda")
-    groups = parameter_groups(model, config.weight_decay)
+    groups = optimizer_groups(model, config)
     if not graphs:
         return torch.optim.AdamW(groups, lr=config.learning_rate, fused=fused)
-    optimizer = torch.optim.AdamW(groups, lr=torch.tensor(config.learning_rate, device=device), fused=True, capturable=True)
-    for group in optimizer.param_groups:
-        group["initial_lr"] = config.learning_rate  # a float: the scheduler then never reads the GPU
-    return optimizer
+    for group in groups:
+        group["initial_lr"] = group["lr"]  # a float: the scheduler then never reads the GPU
+        group["lr"] = torch.tensor(group["lr"], device=device)
+    return torch.optim.AdamW(groups, lr=torch.tensor(config.learning_rate, device=device), fused=True, capturable=True)
 
 
 def set_up_run(config: TrainingConfig, dataset, model, tokenizer) -> TrainingRun:
