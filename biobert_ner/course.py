@@ -306,12 +306,14 @@ class RunPlan:
 
 
 def _model_cached(model: str) -> bool:
-    """Whether a hub model's config is already in the local Hugging Face cache (usable offline)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - huggingface_hub comes with transformers
-        return False
-    return isinstance(try_to_load_from_cache(model, "config.json"), str)
+    """Whether a hub model is in the local Hugging Face cache (usable offline) at the revision read.
+
+    For BioBERT that is the pinned commit with model.safetensors: a cache of ``main`` (pickled
+    weights only) does not count.
+    """
+    from .modelling import hub_model_cached
+
+    return hub_model_cached(model)
 
 
 def _describe_data(profile: Profile) -> str:
