@@ -1,4 +1,4 @@
-package org.biobertner;
+package org.biobertner.cli;
 
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
@@ -14,6 +14,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.biobertner.BundleException;
+import org.biobertner.Entity;
+import org.biobertner.Json;
+import org.biobertner.NerModel;
 
 /**
  * {@code java -jar biobert-ner-java.jar predict --bundle DIR [--input FILE] [--threads N] [--batch-size N]}
