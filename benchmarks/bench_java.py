@@ -12,7 +12,7 @@ What is measured, on the raw text of the bundled corpus's test sentences:
 
 Runtimes: ``python-torch`` (``NerPipeline``, eager PyTorch, ``torch.set_num_threads``), ``python-onnxruntime``
 (``export.OnnxPipeline``: the same ONNX model from Python, to tell the runtime's share from the language's)
-and ``java-onnxruntime`` (``org.biobertner.Bench`` in the jar, ONNX Runtime intra-op threads). The entities of
+and ``java-onnxruntime`` (``org.biobertner.cli.Bench`` in the jar, ONNX Runtime intra-op threads). The entities of
 the Java run are compared with PyTorch's. Prints one JSON object; ``--markdown`` also prints table rows
 for benchmarks/README.md.
 """
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         source.write_text("\n".join(texts) + "\n", encoding="utf-8")
         env = {**os.environ, "DJL_CACHE_DIR": str(JAVA_DIR / "target" / "djl-cache")}
         completed = subprocess.run(
-            ["java", "-cp", str(JAR), "org.biobertner.Bench", "--bundle", str(bundle), "--input", str(source),
+            ["java", "-cp", str(JAR), "org.biobertner.cli.Bench", "--bundle", str(bundle), "--input", str(source),
              "--threads", str(args.threads), "--batch-sizes", args.batch_sizes, "--repeat", str(args.repeat),
              "--entities-out", str(out)],
             capture_output=True, text=True, env=env, check=True,

@@ -12,14 +12,26 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A bundle written by {@code biobert_ner.export.export_bundle}, read and checked before any native
  * code runs: {@code bundle.json}, {@code labels.json}, {@code tokenizer.json}, {@code model.onnx}
  * ({@code golden.json} is only for tests). Every problem is a {@link BundleException} naming the
  * file and what is wrong, never a {@code NullPointerException} later.
+ *
+ * @param dir the bundle's folder
+ * @param modelName {@code model_name} from {@code bundle.json}, else the folder's name
+ * @param labels label names in label-id order
+ * @param maxLength tokens per window, {@code [CLS]} and {@code [SEP]} included
+ * @param stride tokens shared by consecutive windows of a long document
+ * @param clsId id of {@code [CLS]}
+ * @param sepId id of {@code [SEP]}
+ * @param padId id of {@code [PAD]}
+ * @param output the model's output name ({@code logits})
  */
-public final class Bundle {
+public record Bundle(
+        Path dir, String modelName, List<String> labels, int maxLength, int stride, int clsId, int sepId, int padId, String output) {
 
     /** The newest bundle format this code reads. */
     public static final int FORMAT_VERSION = 1;
@@ -34,30 +46,11 @@ public final class Bundle {
     /** Model inputs this code knows how to fill ({@code token_type_ids} is all zeros: one sentence). */
     public static final List<String> KNOWN_INPUTS = List.of("input_ids", "attention_mask", "token_type_ids");
 
-    private final Path dir;
-    private final JsonObject info;
-    private final List<String> labels;
-    private final int maxLength;
-    private final int stride;
-    private final int clsId;
-    private final int sepId;
-    private final int padId;
-    private final List<String> inputs;
-    private final String output;
-
-    private Bundle(Path dir, JsonObject info, List<String> labels) {
-        this.dir = dir;
-        this.info = info;
-        this.labels = labels;
-        Path bundleJson = dir.resolve(BUNDLE_JSON);
-        this.maxLength = intField(bundleJson, info, "max_length");
-        this.stride = intField(bundleJson, info, "stride");
-        JsonObject specials = objectField(bundleJson, info, "special_tokens");
-        this.clsId = intField(bundleJson, objectField(bundleJson, specials, "cls"), "id");
-        this.sepId = intField(bundleJson, objectField(bundleJson, specials, "sep"), "id");
-        this.padId = intField(bundleJson, objectField(bundleJson, specials, "pad"), "id");
-        this.inputs = stringList(bundleJson, info, "inputs");
-        this.output = stringField(bundleJson, info, "output");
+    public Bundle {
+        Objects.requireNonNull(dir, "dir");
+        Objects.requireNonNull(modelName, "modelName");
+        labels = List.copyOf(labels);
+        Objects.requireNonNull(output, "output");
     }
 
     /** Read and check the bundle in {@code dir}. */
@@ -100,13 +93,20 @@ public final class Bundle {
                     + intField(bundleJson, info, "num_labels"));
         }
 
-        Bundle bundle = new Bundle(dir, info, labels);
-        if (bundle.maxLength < 3 || bundle.stride < 0 || bundle.stride >= bundle.maxLength - 2) {
+        int maxLength = intField(bundleJson, info, "max_length");
+        int stride = intField(bundleJson, info, "stride");
+        JsonObject specials = objectField(bundleJson, info, "special_tokens");
+        int clsId = intField(bundleJson, objectField(bundleJson, specials, "cls"), "id");
+        int sepId = intField(bundleJson, objectField(bundleJson, specials, "sep"), "id");
+        int padId = intField(bundleJson, objectField(bundleJson, specials, "pad"), "id");
+        List<String> inputs = stringList(bundleJson, info, "inputs");
+        String output = stringField(bundleJson, info, "output");
+        if (maxLength < 3 || stride < 0 || stride >= maxLength - 2) {
             throw new BundleException(bundleJson, "need max_length >= 3 and 0 <= stride < max_length - 2, got max_length="
-                    + bundle.maxLength + ", stride=" + bundle.stride);
+                    + maxLength + ", stride=" + stride);
         }
-        if (!bundle.inputs.contains("input_ids") || !KNOWN_INPUTS.containsAll(bundle.inputs)) {
-            throw new BundleException(bundleJson, "inputs " + bundle.inputs + " must include input_ids and be among " + KNOWN_INPUTS);
+        if (!inputs.contains("input_ids") || !KNOWN_INPUTS.containsAll(inputs)) {
+            throw new BundleException(bundleJson, "inputs " + inputs + " must include input_ids and be among " + KNOWN_INPUTS);
         }
         JsonObject tokenizer = readObject(dir.resolve(TOKENIZER_JSON));
         if (!tokenizer.has("model")) {
@@ -119,11 +119,10 @@ public final class Bundle {
         } catch (IOException error) {
             throw new BundleException(dir.resolve(MODEL_ONNX), "cannot be read: " + error.getMessage(), error);
         }
-        return bundle;
-    }
-
-    public Path dir() {
-        return dir;
+        String modelName = info.has("model_name") && !info.get("model_name").isJsonNull()
+                ? stringField(bundleJson, info, "model_name")
+                : String.valueOf(dir.getFileName());
+        return new Bundle(dir, modelName, labels, maxLength, stride, clsId, sepId, padId, output);
     }
 
     public Path modelPath() {
@@ -134,63 +133,9 @@ public final class Bundle {
         return dir.resolve(TOKENIZER_JSON);
     }
 
-    public Path goldenPath() {
-        return dir.resolve(GOLDEN_JSON);
-    }
-
-    /** Label names in label-id order. */
-    public List<String> labels() {
-        return labels;
-    }
-
-    /** Tokens per window, {@code [CLS]} and {@code [SEP]} included. */
-    public int maxLength() {
-        return maxLength;
-    }
-
-    /** Tokens shared by consecutive windows of a long document. */
-    public int stride() {
-        return stride;
-    }
-
-    public int clsId() {
-        return clsId;
-    }
-
-    public int sepId() {
-        return sepId;
-    }
-
-    public int padId() {
-        return padId;
-    }
-
-    /** The model's input names, as exported. */
-    public List<String> inputs() {
-        return inputs;
-    }
-
-    /** The model's output name ({@code logits}). */
-    public String output() {
-        return output;
-    }
-
-    public String modelName() {
-        return info.has("model_name") ? info.get("model_name").getAsString() : dir.getFileName().toString();
-    }
-
-    public boolean lowercase() {
-        return info.has("lowercase") && info.get("lowercase").getAsBoolean();
-    }
-
-    /** The whole {@code bundle.json}. */
-    public JsonObject info() {
-        return info.deepCopy();
-    }
-
     @Override
     public String toString() {
-        return "Bundle(" + dir + ", model=" + modelName() + ", labels=" + labels + ", max_length=" + maxLength
+        return "Bundle(" + dir + ", model=" + modelName + ", labels=" + labels + ", max_length=" + maxLength
                 + ", stride=" + stride + ")";
     }
 

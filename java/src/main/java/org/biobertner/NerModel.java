@@ -15,6 +15,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
@@ -32,7 +35,9 @@ import java.util.stream.IntStream;
  *
  * <p>Long texts are windowed, never truncated. Thread-safe: ONNX Runtime sessions and the tokenizer
  * may be used from several threads at once; everything else is immutable. Close it to free the
- * native session and tokenizer.
+ * native session and tokenizer: {@link #close} waits for the calls in progress on other threads to
+ * finish, and every call after it throws {@link IllegalStateException}, so no thread ever uses a
+ * freed session.
  */
 public final class NerModel implements AutoCloseable {
 
@@ -62,7 +67,14 @@ public final class NerModel implements AutoCloseable {
     private final OrtEnvironment environment;
     private final OrtSession session;
     private final Set<String> inputNames;
-    private volatile boolean closed;
+    /**
+     * Guards the native session and tokenizer: every public call that uses them holds the read lock
+     * for its whole length (many threads at once), {@link #close} takes the write lock, so it waits
+     * for them and none of them ever sees a freed session. Inside, the private {@code ...Open} methods
+     * do the work without taking the lock again.
+     */
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private boolean closed; // guarded by lock
 
     private NerModel(Bundle bundle, Options options, SubwordTokenizer tokenizer, OrtEnvironment environment, OrtSession session) {
         this.bundle = bundle;
@@ -141,7 +153,10 @@ public final class NerModel implements AutoCloseable {
 
     /** Words, sub-word ids, windows and window inputs of one text. */
     public DocumentEncoding encode(String text) {
-        checkOpen();
+        return whileOpen(() -> encodeOpen(text));
+    }
+
+    private DocumentEncoding encodeOpen(String text) {
         List<Word> words = PreTokenizer.pretokenize(text);
         SubwordTokenizer.Encoded encoded = tokenizer.encodeWords(words.stream().map(Word::text).collect(Collectors.toList()));
         int[] tokenIds = encoded.tokenIds();
@@ -160,9 +175,13 @@ public final class NerModel implements AutoCloseable {
     }
 
     public List<DocumentEncoding> encodeBatch(List<String> texts) {
+        return whileOpen(() -> encodeBatchOpen(texts));
+    }
+
+    private List<DocumentEncoding> encodeBatchOpen(List<String> texts) {
         List<DocumentEncoding> encodings = new ArrayList<>(texts.size());
         for (String text : texts) {
-            encodings.add(encode(text));
+            encodings.add(encodeOpen(text));
         }
         return encodings;
     }
@@ -183,7 +202,10 @@ public final class NerModel implements AutoCloseable {
 
     /** Logits of each window, {@code [window length][labels]}, in input order. */
     public List<float[][]> forwardWindows(List<int[]> windows) {
-        checkOpen();
+        return whileOpen(() -> forwardWindowsOpen(windows));
+    }
+
+    private List<float[][]> forwardWindowsOpen(List<int[]> windows) {
         float[][][] results = new float[windows.size()][][];
         int[] lengths = windows.stream().mapToInt(ids -> ids.length).toArray();
         for (List<Integer> batch : lengthSortedBatches(lengths, options.batchSize())) {
@@ -242,11 +264,15 @@ public final class NerModel implements AutoCloseable {
 
     /** Window logits of every document, all windows batched together. */
     public List<List<float[][]>> logitsBatch(List<DocumentEncoding> encodings) {
+        return whileOpen(() -> logitsBatchOpen(encodings));
+    }
+
+    private List<List<float[][]>> logitsBatchOpen(List<DocumentEncoding> encodings) {
         List<int[]> flat = new ArrayList<>();
         for (DocumentEncoding encoding : encodings) {
             flat.addAll(encoding.windowInputIds());
         }
-        List<float[][]> outputs = forwardWindows(flat);
+        List<float[][]> outputs = forwardWindowsOpen(flat);
         List<List<float[][]>> result = new ArrayList<>(encodings.size());
         int offset = 0;
         for (DocumentEncoding encoding : encodings) {
@@ -258,7 +284,7 @@ public final class NerModel implements AutoCloseable {
 
     /** Logits of each window of one text, {@code [CLS]} and {@code [SEP]} rows included. */
     public List<float[][]> logits(String text) {
-        return logitsBatch(List.of(encode(text))).get(0);
+        return whileOpen(() -> logitsBatchOpen(List.of(encodeOpen(text))).get(0));
     }
 
     // ------------------------------------------------------------ 3. logits -> entities
@@ -270,29 +296,66 @@ public final class NerModel implements AutoCloseable {
 
     /** Entities of each text; the windows of all texts share forward passes. */
     public List<List<Entity>> predictBatch(List<String> texts) {
-        List<DocumentEncoding> encodings = encodeBatch(texts);
-        List<List<float[][]>> allLogits = logitsBatch(encodings);
-        List<List<Entity>> entities = new ArrayList<>(texts.size());
-        for (int i = 0; i < encodings.size(); i++) {
-            entities.add(Decoder.decodeDocument(encodings.get(i), allLogits.get(i), bundle.labels()));
-        }
-        return entities;
+        return whileOpen(() -> {
+            List<DocumentEncoding> encodings = encodeBatchOpen(texts);
+            List<List<float[][]>> allLogits = logitsBatchOpen(encodings);
+            List<List<Entity>> entities = new ArrayList<>(texts.size());
+            for (int i = 0; i < encodings.size(); i++) {
+                entities.add(Decoder.decodeDocument(encodings.get(i), allLogits.get(i), bundle.labels()));
+            }
+            return entities;
+        });
     }
 
-    private void checkOpen() {
+    // ------------------------------------------------------------ the native resources and close()
+
+    /**
+     * Run {@code action} holding the read lock, after checking that the model is open: a concurrent
+     * {@link #close} waits until it returns. Package-private for the tests, which hold the lock with it.
+     */
+    <T> T whileOpen(Supplier<T> action) {
+        Lock read = lock.readLock();
+        read.lock();
+        try {
+            checkOpen();
+            return action.get();
+        } finally {
+            read.unlock();
+        }
+    }
+
+    private void checkOpen() { // the caller holds the read lock
         if (closed) {
-            throw new IllegalStateException("this NerModel is closed");
+            throw new IllegalStateException("model is closed");
         }
     }
 
+    /**
+     * Free the native session and tokenizer, once; closing again does nothing. Waits for the calls in
+     * progress on other threads to finish; calls made after it throw {@link IllegalStateException}.
+     * The ONNX Runtime environment is process-wide and stays (its {@code close} is a no-op; a JVM
+     * shutdown hook frees it).
+     *
+     * @throws IllegalStateException when called from inside a call of this model on the same thread
+     *     (it would wait for itself forever)
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        if (lock.getReadHoldCount() > 0) {
+            throw new IllegalStateException("close() called while this thread is using the model");
         }
-        closed = true;
-        closeQuietly(session);
-        tokenizer.close();
+        Lock write = lock.writeLock();
+        write.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            closeQuietly(session);
+            tokenizer.close();
+        } finally {
+            write.unlock();
+        }
     }
 
     private static void closeQuietly(OrtSession session) {

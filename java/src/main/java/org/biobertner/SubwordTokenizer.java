@@ -58,11 +58,6 @@ public final class SubwordTokenizer implements AutoCloseable {
         return new Encoded(tokenIds, tokenWords);
     }
 
-    /** The version of the native tokenizers library (Rust crate version and DJL version). */
-    public String version() {
-        return tokenizer.getVersion();
-    }
-
     @Override
     public void close() {
         tokenizer.close();

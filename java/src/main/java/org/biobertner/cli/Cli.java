@@ -1,4 +1,4 @@
-package org.biobertner;
+package org.biobertner.cli;
 
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
@@ -14,6 +14,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.biobertner.BundleException;
+import org.biobertner.Entity;
+import org.biobertner.Json;
+import org.biobertner.NerModel;
 
 /**
  * {@code java -jar biobert-ner-java.jar predict --bundle DIR [--input FILE] [--threads N] [--batch-size N]}
@@ -54,15 +58,14 @@ public final class Cli {
             return 2;
         }
         try {
-            switch (command) {
-                case "predict":
-                    return predict(options, stdin, stdout);
-                case "bench":
-                    return Bench.run(options, stdout);
-                default:
+            return switch (command) {
+                case "predict" -> predict(options, stdin, stdout);
+                case "bench" -> Bench.run(options, stdout);
+                default -> {
                     stderr.println("error: unknown command '" + command + "'\n" + USAGE);
-                    return 2;
-            }
+                    yield 2;
+                }
+            };
         } catch (IllegalArgumentException error) {
             stderr.println("error: " + error.getMessage() + "\n" + USAGE);
             return 2;
@@ -128,11 +131,10 @@ public final class Cli {
         checkKnown(options, List.of("bundle", "input", "threads", "batch-size"));
         Path bundle = requiredPath(options, "bundle");
         NerModel.Options modelOptions = modelOptions(options);
-        BufferedReader reader = options.containsKey("input")
-                ? Files.newBufferedReader(Path.of(options.get("input")), StandardCharsets.UTF_8)
-                : new BufferedReader(new InputStreamReader(stdin, StandardCharsets.UTF_8));
         Writer writer = new BufferedWriter(new OutputStreamWriter(stdout, StandardCharsets.UTF_8));
-        try (NerModel model = NerModel.load(bundle, modelOptions); reader) {
+        // The input is opened first (a missing file is reported before a bad bundle) and closed
+        // whatever happens next, a bundle that fails to load included.
+        try (BufferedReader reader = openInput(options, stdin); NerModel model = NerModel.load(bundle, modelOptions)) {
             List<String> chunk = new ArrayList<>();
             String line;
             while ((line = reader.readLine()) != null) {
@@ -147,6 +149,12 @@ public final class Cli {
             writer.flush();
         }
         return 0;
+    }
+
+    private static BufferedReader openInput(Map<String, String> options, java.io.InputStream stdin) throws IOException {
+        return options.containsKey("input")
+                ? Files.newBufferedReader(Path.of(options.get("input")), StandardCharsets.UTF_8)
+                : new BufferedReader(new InputStreamReader(stdin, StandardCharsets.UTF_8));
     }
 
     private static void writePredictions(NerModel model, List<String> lines, Writer writer) throws IOException {

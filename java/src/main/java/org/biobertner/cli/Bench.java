@@ -1,4 +1,4 @@
-package org.biobertner;
+package org.biobertner.cli;
 
 import ai.onnxruntime.OrtEnvironment;
 import com.google.gson.GsonBuilder;
@@ -12,13 +12,17 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.biobertner.DocumentEncoding;
+import org.biobertner.Entity;
+import org.biobertner.Json;
+import org.biobertner.NerModel;
 
 /**
  * Latency and throughput of {@link NerModel} on the lines of a file, printed as one JSON object
  * (compared with Python by {@code benchmarks/bench_java.py}).
  *
  * <pre>
- * java -cp biobert-ner-java.jar org.biobertner.Bench --bundle DIR --input FILE [--threads N]
+ * java -cp biobert-ner-java.jar org.biobertner.cli.Bench --bundle DIR --input FILE [--threads N]
  *     [--batch-sizes 1,8,32] [--repeat N] [--entities-out FILE]
  * </pre>
  *
