@@ -129,7 +129,7 @@ def run_ours(dataset, labels, tokenizer, args, **settings) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         config = TrainingConfig(
             model="BertConfig() random init", output_dir=folder, epochs=args.epochs, batch_size=args.batch_size,
-            precision=args.precision, seed=args.seed, checkpoint_every_epoch=args.checkpoints, **settings,
+            seed=args.seed, checkpoint_every_epoch=args.checkpoints, **{"precision": args.precision, **settings},
         )
         torch.cuda.synchronize()
         started = time.perf_counter()

@@ -508,7 +508,7 @@ def evaluate_and_keep_best(run: TrainingRun, epoch: int, totals: dict, epoch_sec
     record = {
         "epoch": epoch + 1,
         "step": state.step,
-        "learning_rate": run.scheduler.get_last_lr()[0],
+        "learning_rate": float(run.scheduler.get_last_lr()[0]),  # a GPU tensor with CUDA graphs
         "train_loss": float(gathered[:, 0].sum() / gathered[:, 1].sum()),  # per labelled sub-word
         "dev_loss": dev_loss,
         "dev_f1": dev.entity_f1,
