@@ -431,11 +431,13 @@ def build_tiny_bert(
     return model, tokenizer
 
 
-def save_model(model, tokenizer, folder: str | os.PathLike[str]) -> Path:
-    """Save model (safetensors) and tokenizer into ``folder`` atomically."""
+def save_model(model, tokenizer, folder: str | os.PathLike[str], extra_files: dict[str, str] | None = None) -> Path:
+    """Save model (safetensors), tokenizer and ``extra_files`` (name -> text) into ``folder`` atomically."""
     from .files import atomic_directory
 
     with atomic_directory(folder) as temporary:
         model.save_pretrained(temporary, safe_serialization=True)
         tokenizer.save_pretrained(temporary)
+        for name, text in (extra_files or {}).items():
+            (temporary / name).write_text(text, encoding="utf-8")
     return Path(folder)

@@ -584,10 +584,20 @@ def finish(run: TrainingRun, stopped_early: bool) -> TrainingResult:
     if run.is_main:
         from .modelling import save_model
 
-        save_model(best, run.tokenizer, run.output_dir / "model")
+        save_model(best, run.tokenizer, run.output_dir / "model", extra_files=_model_folder_files(run, result))
         atomic_write_json(run.output_dir / "metrics.json", _metrics_summary(run, result))
     accelerator.wait_for_everyone()
     return result
+
+
+def _model_folder_files(run: TrainingRun, result: TrainingResult) -> dict[str, str]:
+    """The model card and the settings inference needs (:mod:`biobert_ner.model_card`)."""
+    from .data import label_names
+    from .model_card import CARD_FILE, NER_SETTINGS_FILE, model_card, ner_settings
+
+    card = model_card(run.config, labels=label_names(run.dataset), dev=result.dev_report, test=result.test_report,
+                      best_epoch=result.best_epoch)
+    return {CARD_FILE: card, NER_SETTINGS_FILE: json.dumps(ner_settings(run.config), indent=2) + "\n"}
 
 
 def _metrics_summary(run: TrainingRun, result: TrainingResult) -> dict:

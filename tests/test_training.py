@@ -253,6 +253,15 @@ def test_outputs_of_a_run(tmp_path, corpus):
     assert metrics["precision"] == result.precision == "fp32"
     model, _ = load_model_and_tokenizer(str(out / "model"), verbose=False)
     assert model.config.id2label[1] == "B-Chemical"
+    # the folder says what it is: the settings inference needs, and a model card with the scores
+    from biobert_ner.model_card import load_ner_settings
+
+    assert load_ner_settings(out / "model") == {"max_length": 256, "label_scheme": "IOB2", "label_strategy": "all",
+                                                "base_model": config.model, "data": "bundled"}
+    card = (out / "model" / "README.md").read_text()
+    assert card.startswith("---\nlicense: ") and "pipeline_tag: token-classification" in card
+    assert f"| **all (micro)** | " in card and f"**{metrics['test']['entity_f1']:.4f}**" in card
+    assert "Chemical, Disease, Gene" in card and "2 epochs (best dev epoch kept: " in card
     assert 0 <= result.padding_fraction < 0.2
     assert result.sentences_per_second > 0
 

@@ -1,0 +1,43 @@
+"""The model folder says what it is: ner_settings.json is read back strictly, the card holds the scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from biobert_ner.model_card import load_ner_settings, model_card, ner_settings
+from biobert_ner.training import TrainingConfig
+
+REPORT = {
+    "entity_f1": 0.8123, "precision": 0.8, "recall": 0.825, "gold_entities": 960,
+    "per_type": {"Disease": {"precision": 0.8, "recall": 0.825, "f1": 0.8123, "support": 960}},
+}
+
+
+def test_settings_round_trip_and_a_folder_without_them(tmp_path):
+    import json
+
+    config = TrainingConfig(model="minilm", data="ncbi-disease", max_length=96)
+    (tmp_path / "ner_settings.json").write_text(json.dumps(ner_settings(config)))
+    assert load_ner_settings(tmp_path)["max_length"] == 96
+    assert load_ner_settings(tmp_path / "elsewhere") == {}  # a model made elsewhere: callers keep their defaults
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [('{"max_length": 128,', "ner_settings.json:1: not valid JSON"), ('{"label_scheme": "IOBES"}', "IOB2 only")],
+)
+def test_broken_settings_name_the_file_and_problem(tmp_path, text, problem):
+    (tmp_path / "ner_settings.json").write_text(text)
+    with pytest.raises(ValueError, match=problem):
+        load_ner_settings(tmp_path)
+
+
+def test_card_names_model_data_licence_and_scores():
+    config = TrainingConfig(model="minilm", data="ncbi-disease", epochs=5, learning_rate=2e-4)
+    card = model_card(config, labels=["O", "B-Disease", "I-Disease"], dev=REPORT, test=REPORT, best_epoch=4)
+    assert card.splitlines()[:3] == ["---", "license: apache-2.0", "base_model: sentence-transformers/all-MiniLM-L6-v2"]
+    assert "# Biomedical NER (Disease), fine-tuned from sentence-transformers/all-MiniLM-L6-v2" in card
+    assert "NCBI disease corpus (Doğan et al. 2014)" in card and "licence CC BY 4.0" in card
+    assert "5 epochs (best dev epoch kept: 4), batch 32, peak learning rate 0.0002" in card
+    assert "| Disease | 0.8000 | 0.8250 | 0.8123 | 960 |" in card
+    assert "no nested or discontinuous entities" in card
