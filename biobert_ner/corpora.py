@@ -394,3 +394,14 @@ def corpus_status(*, pins: Mapping[str, CorpusPin] | None = None) -> list[dict]:
             "problems": [f"{_file_name(pin, split)}: {problem}" for split, problem in problems.items()],
         })
     return rows
+
+
+# Published test F1 (entity level, strict) on these corpora, to set a run beside. Each row:
+# (system, test F1 in percent, where it was published).
+PUBLISHED_F1: dict[str, list[tuple[str, float, str]]] = {
+    "ncbi-disease": [
+        ("BioBERT v1.1 (+PubMed)", 89.71, "Lee et al. 2020, Bioinformatics 36(4), Table 6"),
+        ("BioBERT (dmis-lab/biobert-pytorch)", 88.30, "dmis-lab/biobert-pytorch README, NER results"),
+        ("BERT-base (cased, general domain)", 85.27, "dmis-lab/biobert-pytorch README, NER results"),
+    ],
+}

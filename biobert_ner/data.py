@@ -552,7 +552,7 @@ def load_data(spec: str | os.PathLike[str]) -> "datasets.DatasetDict":
     from . import corpora
 
     if text == "bundled":
-        dataset, origin = load_bundled_corpus(), f"the bundled corpus ({bundled_corpus_folder()})"
+        dataset, origin = load_bundled_corpus(), "the bundled course corpus (biobert_ner/corpus_data/tsv, shipped with the package)"
     elif corpora.is_corpus_name(text):
         folder = corpora.ensure_corpus(text)
         where = f"biobert_ner/corpus_data/{text}, shipped with the package" if corpora.read_pins()[text].vendored else str(folder)
