@@ -518,8 +518,9 @@ def add_evaluate(parser: argparse.ArgumentParser) -> None:
                         help="where to write the report (default: evaluation-SPLIT.json next to the model folder)")
     parser.add_argument("--device", default=None, help="torch device (cpu, cuda, cuda:1, mps); default: a GPU if there is one")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="sentences per forward pass")
-    parser.add_argument("--max-length", type=positive_int, default=256,
-                        help="sub-words per sentence, [CLS]/[SEP] included; words cut off are tagged O (counted as missed)")
+    parser.add_argument("--max-length", type=positive_int, default=None,
+                        help="sub-words per sentence, [CLS]/[SEP] included; words cut off are tagged O (counted as missed); "
+                        "default: the training run's, from the model folder's ner_settings.json (else 128)")
     parser.add_argument("--precision", choices=[p.value for p in Precision], default=Precision.FP32.value,
                         help="number format of the forward pass")
     parser.add_argument("--num-threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
@@ -538,8 +539,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .inference import autocast_context
     from .modelling import load_model_and_tokenizer
 
+    from .model_card import load_ner_settings
+
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
+    if args.max_length is None:  # score as training scored: the sentence length the model was trained with
+        args.max_length = load_ner_settings(args.model_dir).get("max_length", 128)
+        print(f"max_length: {args.max_length} (the training run's)", file=sys.stderr)
     model, tokenizer = load_model_and_tokenizer(str(args.model_dir), device=args.device)
     dataset = load_data(args.data)
     if args.split not in dataset:
