@@ -315,9 +315,9 @@ def test_gpu_benchmark_arguments_and_synthetic_sentences(corpus):
 def test_training_benchmark_arguments():
     bench = load_benchmark("bench_training")
     quick = bench.parse_args(["--quick"])
-    assert (quick.epochs, quick.max_train_sentences, quick.model, quick.seeds) == (1, 160, "minilm", "42")
+    assert (quick.epochs, quick.max_train_sentences, quick.model, quick.seeds, quick.data) == (1, 160, "minilm", "42", "bundled")
     full = bench.parse_args([])
-    assert (full.epochs, full.learning_rate, full.batch_size, full.seeds) == (10, 1e-4, 32, "42,43,44")
+    assert (full.data, full.epochs, full.learning_rate, full.batch_size, full.seeds) == ("ncbi-disease", 3, 1e-4, 32, "42")
     assert bench.parse_args(["--epochs", "2"]).epochs == 2
     averaged = bench.average(
         [{"dev_f1": 0.5, "sentences_per_second": 10.0, "precision": "bf16"}, {"dev_f1": 0.7, "sentences_per_second": 20.0, "precision": "bf16"}]
