@@ -249,7 +249,3 @@ def merge_window_predictions(
     """Stitch per-window token predictions (without special tokens) into one per document token."""
     choice = best_window_per_token(windows, num_tokens)
     return [window_predictions[w][position - windows[w].start] for position, w in enumerate(choice)]
-
-
-def outside_label_id(label_names: Sequence[str]) -> int:
-    return list(label_names).index(OUTSIDE)

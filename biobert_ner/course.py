@@ -34,8 +34,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from .paths import BUILD_ENV, build_dir, models_dir, relative, repository_root  # noqa: F401 (notebooks call course.relative)
+
 PROFILE_ENV = "BIOBERT_NER_PROFILE"
-BUILD_ENV = "BIOBERT_NER_BUILD"  # where build/ is; default: <repository>/build
 
 
 @dataclass(frozen=True)
@@ -196,30 +197,7 @@ def setup(profile: str | None = None, *, threads: int | None = None) -> Profile:
 # ---------------------------------------------------------------- where files go
 
 
-def repository_root() -> Path:
-    """The course repository (``$BIOBERT_NER_ROOT`` when set, else the folder above the package)."""
-    root = os.environ.get("BIOBERT_NER_ROOT")
-    return Path(root) if root else Path(__file__).resolve().parents[1]
-
-
-def build_dir() -> Path:
-    """``build/`` of the repository (``$BIOBERT_NER_BUILD`` overrides): generated files, never committed."""
-    path = Path(os.environ.get(BUILD_ENV) or repository_root() / "build")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def models_dir() -> Path:
-    return build_dir() / "models"
-
-
-def relative(path: str | os.PathLike[str]) -> str:
-    """A path as the notebooks print it: relative to the repository when inside it (same text on every machine)."""
-    path = Path(path).resolve()
-    try:
-        return path.relative_to(repository_root().resolve()).as_posix()
-    except ValueError:
-        return str(path)
+# repository_root, build_dir, models_dir and relative live in biobert_ner.paths (imported above).
 
 
 # ---------------------------------------------------------------- environment and timing

@@ -567,11 +567,11 @@ def load_data(spec: str | os.PathLike[str]) -> "datasets.DatasetDict":
         raise CorpusNotFoundError(text, None, f"no such folder: {CHOICES}")
     else:
         dataset, origin = load_hub_dataset(text), f"the hub data set {text!r}"
-    print(f"data: {origin}: {describe(dataset)}")
+    print(f"data: {origin}: {describe_dataset(dataset)}")
     return dataset
 
 
-def describe(dataset: "datasets.DatasetDict") -> str:
+def describe_dataset(dataset: "datasets.DatasetDict") -> str:
     """One line: sentences per split and the labels.
 
     For example ``train 120, validation 30 sentences; labels O, B-Disease, I-Disease``.

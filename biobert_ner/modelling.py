@@ -125,7 +125,7 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
 
 
-def describe(model: torch.nn.Module, choice_or_name: ModelChoice | str, device: torch.device | str) -> str:
+def describe_model(model: torch.nn.Module, choice_or_name: ModelChoice | str, device: torch.device | str) -> str:
     """One line a student can read: which model (a hub model with its revision), how big, where it runs."""
     label = choice_or_name.description if isinstance(choice_or_name, ModelChoice) else choice_or_name
     count = count_parameters(model)
@@ -371,7 +371,7 @@ def load_model_and_tokenizer(
     target = pick_device(str(device) if device is not None else None)
     model.to(target)
     if verbose:
-        print(describe(model, choice, target))
+        print(describe_model(model, choice, target))
     return model, tokenizer
 
 

@@ -47,7 +47,7 @@ class NotebookRun:
 
 
 def course_notebooks_dir() -> Path:
-    from .course import repository_root
+    from .paths import repository_root
 
     return repository_root() / "notebooks"
 
@@ -140,7 +140,7 @@ def run_notebooks(
     goes on with the next one, unless ``stop_on_error``.
     """
     if output_dir is None:
-        from .course import build_dir
+        from .paths import build_dir
 
         output_dir = build_dir() / "notebooks"
     output_dir = Path(output_dir)
@@ -149,7 +149,7 @@ def run_notebooks(
         run = run_notebook(path, output_dir / path.name, profile=profile, parameters=parameters, timeout=timeout)
         runs.append(run)
         if verbose:
-            status = "ok" if run.ok else f"FAILED\n    {first_line(run.error)}"
+            status = "ok" if run.ok else f"FAILED\n    {error_summary(run.error)}"
             print(f"{run.seconds:6.1f} s  {path.name}  {status}", flush=True)
         if not run.ok and stop_on_error:
             break
@@ -160,9 +160,9 @@ def run_notebooks(
     return runs
 
 
-def first_line(text: str | None) -> str:
+def error_summary(text: str | None) -> str:
+    """The last non-blank line of an error: papermill's message ends with the exception, the most telling line."""
     lines = [line for line in (text or "").splitlines() if line.strip()]
-    # papermill's message ends with the exception; the last line is the most telling one
     return lines[-1][:300] if lines else ""
 
 
@@ -199,7 +199,7 @@ def execute_in_place(paths: Iterable[str | os.PathLike[str]], *, timeout: int = 
         run = NotebookRun(path.name, path, path, seconds, error)
         runs.append(run)
         if verbose:
-            print(f"{path.name}: {seconds:.1f} s {'saved' if run.ok else 'FAILED (not saved): ' + first_line(error)}", flush=True)
+            print(f"{path.name}: {seconds:.1f} s {'saved' if run.ok else 'FAILED (not saved): ' + error_summary(error)}", flush=True)
     return runs
 
 

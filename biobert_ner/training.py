@@ -117,7 +117,10 @@ def cpu_has_fast_bf16() -> bool:
 
     Without them torch still computes in bf16, but by emulation, slower than fp32.
     """
-    try:  # torch's own CPU feature probe (a private helper, so guarded)
+    # torch's own CPU feature probe is private (torch._C._cpu): torch has no public API that names
+    # bf16 instructions (torch.backends.cpu.get_cpu_capability() says only "AVX512"), so it is
+    # guarded and falls back to the kernel's list of CPU flags.
+    try:
         capabilities = torch._C._cpu._get_cpu_capability()
         return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
     except Exception:  # noqa: BLE001 - fall back to the kernel's view of the CPU
@@ -178,6 +181,8 @@ def make_accelerator(config: TrainingConfig):
     # Accelerate keeps its settings in process-wide singletons and refuses a second
     # Accelerator with other settings (a notebook training in fp32 and then in bf16).
     # Forget the previous run's settings; the process group of a launched run is kept.
+    # ``_reset_state`` is private, but it is what Accelerate's own tests use between runs, and
+    # no public call resets the singletons (``Accelerator.free_memory`` keeps the settings).
     AcceleratorState._reset_state()
     GradientState._reset_state()
     # The device decides the precision, so ask for it before the Accelerator exists, reading
@@ -239,22 +244,22 @@ def _save_figure(figure, path: Path) -> None:
 def load_inputs(config: TrainingConfig, dataset, model, tokenizer, log):
     """The data set, model and tokenizer of a run: those given, else loaded from the config; checked to match."""
     from . import data as data_module
-    from .modelling import describe, load_model_and_tokenizer, resolve_model
+    from .modelling import describe_model, load_model_and_tokenizer, resolve_model
 
     if dataset is None:
         dataset = data_module.load_data(config.data)
     else:
-        log(f"data: the dataset given: {data_module.describe(dataset)}")
+        log(f"data: the dataset given: {data_module.describe_dataset(dataset)}")
     if "validation" not in dataset:
         raise ValueError(f"training needs a validation split (to pick the best epoch); the data has {list(dataset)}")
     labels = data_module.label_names(dataset)
     if model is None:
         model, tokenizer = load_model_and_tokenizer(config.model, labels, device="cpu", verbose=False)
-        log(describe(model, resolve_model(config.model), "cpu"))
+        log(describe_model(model, resolve_model(config.model), "cpu"))
     else:
         if tokenizer is None:
             raise ValueError("pass the model's tokenizer along with the model")
-        log(describe(model, "the model given", next(model.parameters()).device))
+        log(describe_model(model, "the model given", next(model.parameters()).device))
     model_labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
     if model_labels != labels:
         raise ValueError(f"the model predicts {model_labels}, the data has labels {labels}: they must be the same list")

@@ -37,7 +37,7 @@ from biobert_ner.modelling import (
     build_tiny_bert,
     build_vocabulary,
     check_casing,
-    describe,
+    describe_model,
     hub_model_cached,
     is_cased_model,
     load_model_and_tokenizer,
@@ -176,9 +176,9 @@ def test_folder_without_a_tokenizer_is_a_clear_error(tmp_path, labels):
 
 def test_describe_is_one_readable_line(labels):
     model, _ = build_tiny_bert(labels, words=["a"])
-    line = describe(model, "tiny", "cpu")
+    line = describe_model(model, "tiny", "cpu")
     assert re.fullmatch(r"model: tiny \| \d+\.\dK parameters \| device: cpu", line)
-    assert describe(model, resolve_model(OFFLINE_MODEL), torch.device("cpu")).startswith("model: all-MiniLM-L6-v2")
+    assert describe_model(model, resolve_model(OFFLINE_MODEL), torch.device("cpu")).startswith("model: all-MiniLM-L6-v2")
 
 
 def test_pick_device_honours_a_request():

@@ -158,7 +158,7 @@ def test_every_notebook_runs_in_the_quick_profile_in_under_two_minutes(tmp_path,
     runs = notebook_runner.run_notebooks(NOTEBOOKS, tmp_path, profile="quick")
     print(capsys.readouterr().out)
     assert len(runs) == len(PATHS)
-    failed = [f"{run.name}: {notebook_runner.first_line(run.error)}" for run in runs if not run.ok]
+    failed = [f"{run.name}: {notebook_runner.error_summary(run.error)}" for run in runs if not run.ok]
     assert not failed, failed
     slow = [f"{run.name}: {run.seconds:.0f} s" for run in runs if run.seconds >= TIME_LIMIT_S]
     assert not slow, f"notebooks over {TIME_LIMIT_S} s in the quick profile: {slow}"

@@ -1,0 +1,38 @@
+"""Where the course's files are: the repository, ``build/`` and the shared models, and paths as notebooks print them.
+
+Its own small module because the grader, the notebook runner and the course notebooks all
+need these and nothing else of each other.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BUILD_ENV = "BIOBERT_NER_BUILD"  # where build/ is; default: <repository>/build
+
+
+def repository_root() -> Path:
+    """The course repository (``$BIOBERT_NER_ROOT`` when set, else the folder above the package)."""
+    root = os.environ.get("BIOBERT_NER_ROOT")
+    return Path(root) if root else Path(__file__).resolve().parents[1]
+
+
+def build_dir() -> Path:
+    """``build/`` of the repository (``$BIOBERT_NER_BUILD`` overrides): generated files, never committed."""
+    path = Path(os.environ.get(BUILD_ENV) or repository_root() / "build")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def models_dir() -> Path:
+    return build_dir() / "models"
+
+
+def relative(path: str | os.PathLike[str]) -> str:
+    """A path as the notebooks print it: relative to the repository when inside it (same text on every machine)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(repository_root().resolve()).as_posix()
+    except ValueError:
+        return str(path)
