@@ -143,9 +143,9 @@ def test_training_config_follows_the_profile(tmp_path, monkeypatch):
 def test_show_source_excerpt_comes_from_the_library():
     from biobert_ner import training
 
-    code = course.show_source(training.train, start="# ---- the loop", end="# ---- the best model")
-    assert code.data.startswith("# ---- the loop")
-    assert "accelerator.backward(loss)" in code.data
+    code = course.show_source(training.train_one_epoch, start="for number, batch in", end="progress.close()")
+    assert code.data.startswith("for number, batch in enumerate(progress")
+    assert "accelerator.backward(token_losses / run.labelled_per_batch)" in code.data
     with pytest.raises(ValueError, match="not in the source"):
         course.show_source(training.train, start="no such line")
 
