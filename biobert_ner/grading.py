@@ -10,7 +10,8 @@ The notebooks in ``solutions/`` are the source of truth. They follow nbgrader's 
 
 :func:`make_exercise` turns a solution notebook into the student's version with nbgrader's own
 preprocessors (``ClearSolutions`` puts ``raise NotImplementedError()`` where the solution was,
-``ClearOutput`` strips outputs); :func:`generate_exercises` writes all of them to
+``ClearOutput`` strips outputs; a note tells the student where to write and how to grade);
+:func:`generate_exercises` writes all of them to
 ``exercises/`` (``scripts/make_exercises.py``), deterministically, so a test can check that
 the committed exercises are exactly what the generator makes.
 
@@ -87,15 +88,15 @@ def solution_regions(notebook) -> list[tuple[str, str]]:
 
 
 def _note_cell(solution_name: str):
+    """The student's instructions. Maintainers' notes (where the file comes from) go in metadata."""
     from nbformat.v4 import new_markdown_cell
 
     cell = new_markdown_cell(
-        "**Exercises.** Write your code where a cell says `# YOUR CODE HERE` (delete the "
-        "`raise NotImplementedError()` line), then run the test cell below it: it compares your "
-        "function with the course library on real inputs. Grade the whole notebook with\n\n"
-        f"    biobert-ner grade exercises/{solution_name}\n\n"
-        f"(This notebook is generated from `solutions/{solution_name}` by `scripts/make_exercises.py`; "
-        "edit the solution, not this file.)"
+        "**Exercises.** Work in this notebook: write your code where a cell says `# YOUR CODE HERE` "
+        "(delete the `raise NotImplementedError()` line), then run the test cell below it. It compares "
+        "your function with the course library on real inputs and, when they differ, says where. "
+        "To grade the whole notebook, save it and run, from the repository folder,\n\n"
+        f"    biobert-ner grade exercises/{solution_name}"
     )
     cell["id"] = GENERATED_NOTE_ID
     return cell
@@ -107,7 +108,8 @@ def make_exercise(solution) -> Any:
     nbgrader's ``ClearSolutions`` replaces every solution region with
     ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` (and refuses a region outside a cell
     marked as a solution cell); ``ClearOutput`` removes outputs and execution counts. A note on
-    how to work and grade is put after the title cell.
+    how to work and grade is put after the title cell; where the file comes from (for
+    maintainers: edit the solution, not the exercise) is kept in the notebook's metadata.
     """
     import nbformat
     from nbgrader.preprocessors import ClearOutput, ClearSolutions
@@ -124,6 +126,7 @@ def make_exercise(solution) -> Any:
             cell.execution_count = None
     if name and not any(cell.get("id") == GENERATED_NOTE_ID for cell in notebook.cells):
         notebook.cells.insert(1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0, _note_cell(name))
+        notebook.metadata.setdefault("biobert_ner", {}).update(generated_from=f"solutions/{name}", generator="scripts/make_exercises.py")
     notebook.metadata.pop("widgets", None)
     return notebook
 
