@@ -163,10 +163,33 @@ def sequence_difference(
         return None
     first = differ[0]
     where = f"position {first}" + (f" ({context(first)})" if context and first < len(expected) else "")
-    lines = [f"returned {_count(len(actual), 'item')}, expected {len(expected)}"] if len(actual) != len(expected) else []
+    lines = []
+    if len(actual) != len(expected):
+        lines = [f"returned {_count(len(actual), 'item')}, expected {len(expected)}"] + _unmatched(actual, expected)
     lines.append(f"first difference at {where}: {_item_difference(actual, expected, first, tolerance)}")
     lines.append(f"{len(differ)} of {length} positions differ" if len(differ) > 1 else f"only position {first} differs")
     return "\n".join(lines + _neighbourhood(actual, expected, first))
+
+
+def _unmatched(actual: Sequence, expected: Sequence) -> list[str]:
+    """Items only one side has, when the rest lines up: an item too many or too few, not a different one."""
+    from difflib import SequenceMatcher
+
+    matcher = SequenceMatcher(None, list(map(repr, actual)), list(map(repr, expected)), autojunk=False)
+    extra, missing = [], []
+    for operation, a_start, a_end, e_start, e_end in matcher.get_opcodes():
+        if operation in ("delete", "replace"):
+            extra += [f"position {i}: {_one_line(actual[i], 80)}" for i in range(a_start, a_end)]
+        if operation in ("insert", "replace"):
+            missing += [f"position {i}: {_one_line(expected[i], 80)}" for i in range(e_start, e_end)]
+    if len(extra) + len(missing) >= len(actual) + len(expected):  # nothing lines up: no use listing it all
+        return []
+    lines = []
+    for label, items in (("not expected", extra), ("missing", missing)):
+        if items:
+            more = f"; and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else ""
+            lines.append(f"{label}: {'; '.join(items[:MAX_NAMED])}{more}")
+    return lines
 
 
 def _item_difference(actual: Sequence, expected: Sequence, i: int, tolerance: float) -> str:
