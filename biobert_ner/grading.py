@@ -5,17 +5,18 @@ The notebooks in ``solutions/`` are the source of truth. They follow nbgrader's 
 * a *solution cell* (cell metadata ``nbgrader.solution: true``) holds the answer between
   ``### BEGIN SOLUTION`` and ``### END SOLUTION``; hints are comments outside that region;
 * a *test cell* (``nbgrader.grade: true``, a ``grade_id`` and ``points``) checks the answer
-  with asserts, usually through :func:`check_against`, which compares the student's function
-  with the library's on real inputs and says which input went wrong.
+  with asserts, usually through :func:`biobert_ner.checks.check_against`, which compares the
+  student's function with the library's on real inputs and explains the first difference.
 
 :func:`make_exercise` turns a solution notebook into the student's version with nbgrader's own
 preprocessors (``ClearSolutions`` puts ``raise NotImplementedError()`` where the solution was,
-``ClearOutput`` strips outputs); :func:`generate_exercises` writes all of them to
+``ClearOutput`` strips outputs; a note tells the student where to write and how to grade);
+:func:`generate_exercises` writes all of them to
 ``exercises/`` (``scripts/make_exercises.py``), deterministically, so a test can check that
 the committed exercises are exactly what the generator makes.
 
 :func:`grade_notebook` executes a notebook (every cell, errors or not) and reports each test
-cell as passed or failed, with its message::
+cell as passed or failed, with what it raised and printed (cut to a few lines)::
 
     python -m biobert_ner.grading exercises/03_label_alignment.ipynb
     biobert-ner grade exercises/03_label_alignment.ipynb
@@ -30,66 +31,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Sequence
+
+from .checks import check_against, check_close  # noqa: F401  (test cells of exercises saved before checks.py call grading.check_against)
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 NOT_IMPLEMENTED_NAMES = ("NotImplementedError",)
 DEFAULT_TIMEOUT = 300  # seconds per cell
 GENERATED_NOTE_ID = "exercise-note"
-
-
-# ---------------------------------------------------------------- checks used inside test cells
-
-
-def _short(value: Any, limit: int = 300) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def check_against(
-    student: Callable,
-    reference: Callable,
-    cases: Iterable[tuple],
-    *,
-    name: str | None = None,
-    describe: Callable[[tuple], str] | None = None,
-    compare: Callable[[Any, Any], bool] | None = None,
-) -> int:
-    """Call ``student(*case)`` and ``reference(*case)`` for every case; raise on the first difference.
-
-    The ``AssertionError`` names the function, the input (``describe(case)``, default: the
-    arguments), what came back and what was expected, so the message alone says what to fix.
-    A student function that still raises ``NotImplementedError`` gets a message saying so.
-    Returns the number of cases checked (and prints it).
-    """
-    name = name or getattr(student, "__name__", "your function")
-    compare = compare or (lambda a, b: a == b)
-    describe = describe or (lambda case: ", ".join(_short(arg, 120) for arg in case))
-    count = 0
-    for case in cases:
-        expected = reference(*case)
-        try:
-            actual = student(*case)
-        except NotImplementedError:
-            raise AssertionError(f"{name} is not written yet: replace `raise NotImplementedError()` with your code") from None
-        except Exception as error:
-            raise AssertionError(f"{name}({describe(case)}) raised {type(error).__name__}: {error}") from None
-        if not compare(actual, expected):
-            raise AssertionError(
-                f"{name}({describe(case)})\n  returned {_short(actual)}\n  expected {_short(expected)}"
-            )
-        count += 1
-    reference_name = f"{getattr(reference, '__module__', '')}.{getattr(reference, '__qualname__', reference)}".lstrip(".")
-    print(f"ok: {name} agrees with {reference_name} on {count} inputs")
-    return count
-
-
-def check_close(actual: float, expected: float, what: str, *, tolerance: float = 1e-6) -> None:
-    """Assert two numbers agree within ``tolerance`` (absolute), with a message naming ``what``."""
-    if actual is None or abs(float(actual) - float(expected)) > tolerance:
-        raise AssertionError(f"{what}: got {actual!r}, expected {expected!r} (tolerance {tolerance})")
-    print(f"ok: {what} = {float(actual):.6g}")
+REPORT_LINES = 12  # lines of a failed test's message, and of its printed output, shown in a report
+REPORT_WIDTH = 160  # characters per report line (longer ones are wrapped)
 
 
 # ---------------------------------------------------------------- exercises from solutions
@@ -136,15 +88,15 @@ def solution_regions(notebook) -> list[tuple[str, str]]:
 
 
 def _note_cell(solution_name: str):
+    """The student's instructions. Maintainers' notes (where the file comes from) go in metadata."""
     from nbformat.v4 import new_markdown_cell
 
     cell = new_markdown_cell(
-        "**Exercises.** Write your code where a cell says `# YOUR CODE HERE` (delete the "
-        "`raise NotImplementedError()` line), then run the test cell below it: it compares your "
-        "function with the course library on real inputs. Grade the whole notebook with\n\n"
-        f"    biobert-ner grade exercises/{solution_name}\n\n"
-        f"(This notebook is generated from `solutions/{solution_name}` by `scripts/make_exercises.py`; "
-        "edit the solution, not this file.)"
+        "**Exercises.** Work in this notebook: write your code where a cell says `# YOUR CODE HERE` "
+        "(delete the `raise NotImplementedError()` line), then run the test cell below it. It compares "
+        "your function with the course library on real inputs and, when they differ, says where. "
+        "To grade the whole notebook, save it and run, from the repository folder,\n\n"
+        f"    biobert-ner grade exercises/{solution_name}"
     )
     cell["id"] = GENERATED_NOTE_ID
     return cell
@@ -156,7 +108,8 @@ def make_exercise(solution) -> Any:
     nbgrader's ``ClearSolutions`` replaces every solution region with
     ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` (and refuses a region outside a cell
     marked as a solution cell); ``ClearOutput`` removes outputs and execution counts. A note on
-    how to work and grade is put after the title cell.
+    how to work and grade is put after the title cell; where the file comes from (for
+    maintainers: edit the solution, not the exercise) is kept in the notebook's metadata.
     """
     import nbformat
     from nbgrader.preprocessors import ClearOutput, ClearSolutions
@@ -173,6 +126,7 @@ def make_exercise(solution) -> Any:
             cell.execution_count = None
     if name and not any(cell.get("id") == GENERATED_NOTE_ID for cell in notebook.cells):
         notebook.cells.insert(1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0, _note_cell(name))
+        notebook.metadata.setdefault("biobert_ner", {}).update(generated_from=f"solutions/{name}", generator="scripts/make_exercises.py")
     notebook.metadata.pop("widgets", None)
     return notebook
 
@@ -230,7 +184,8 @@ class ExerciseResult:
     grade_id: str
     passed: bool
     points: float
-    message: str  # the assertion message (or error) when failed; the cell's printed output when passed
+    message: str  # what went wrong (the assertion message or error); "" when passed
+    printed: str = ""  # what the test cell printed (stdout and stderr), cut to REPORT_LINES lines
 
     @property
     def score(self) -> float:
@@ -272,7 +227,8 @@ class GradeReport:
             "max_score": self.max_score,
             "seconds": round(self.seconds, 1),
             "results": [
-                {"grade_id": r.grade_id, "passed": r.passed, "points": r.points, "message": r.message} for r in self.results
+                {"grade_id": r.grade_id, "passed": r.passed, "points": r.points, "message": r.message, "printed": r.printed}
+                for r in self.results
             ],
             "other_errors": list(self.other_errors),
         }
@@ -284,6 +240,7 @@ class GradeReport:
             lines.append(f"  {mark}  {result.grade_id} ({result.points:g} pt)")
             if not result.passed:
                 lines += [f"        {line}" for line in result.message.splitlines()]
+                lines += [f"        printed: {line}" for line in result.printed.splitlines()]
         for error in self.other_errors:
             lines.append(f"  error outside the tests: {error.splitlines()[0] if error else ''}")
         if not self.results:
@@ -306,16 +263,52 @@ def _error_message(output) -> str:
     return f"{name}: {value}"
 
 
+def _cut(text: str, lines: int = REPORT_LINES, width: int = REPORT_WIDTH) -> str:
+    """At most ``lines`` lines, long ones wrapped at ``width``: a report stays readable whatever a cell printed."""
+    import textwrap
+
+    wrapped = []
+    for line in text.splitlines():
+        indent = line[: len(line) - len(line.lstrip())]
+        wrapped += textwrap.wrap(line, width, subsequent_indent=indent + "  ", break_on_hyphens=False) or [""]
+    hidden = len(wrapped) - lines
+    return "\n".join(wrapped[:lines] + ([f"... ({hidden} more lines)"] if hidden > 0 else []))
+
+
 def _cell_error(cell) -> str | None:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            return _error_message(output)
+            return _cut(_error_message(output))
     return None
 
 
+def _without_progress_bars(text: str) -> str:
+    """What a terminal would leave of ``text``, less progress bars: a bar is never feedback."""
+    import re
+
+    lines = (line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))  # a "\r" redraws the line
+    return "\n".join(line for line in lines if not re.search(r"\d+%\|.*\|", line))
+
+
 def _cell_text(cell) -> str:
+    """What a cell printed (stdout and stderr), cut to a few lines."""
     parts = [output.get("text", "") for output in cell.get("outputs", []) if output.get("output_type") == "stream"]
-    return _strip_ansi("".join(parts)).strip()
+    return _cut(_without_progress_bars(_strip_ansi("".join(parts))).strip())
+
+
+def _kernel_config():
+    """Kernel settings for a quiet run: an encrypted channel (or local sockets), so ipykernel has nothing to warn about.
+
+    Over plain TCP ipykernel warns at every start that the traffic is unencrypted, a line the
+    student cannot act on. With CurveZMQ keys provisioned by the kernel manager the channel is
+    encrypted; where pyzmq lacks CurveZMQ, IPC sockets keep the traffic off the network.
+    """
+    import zmq
+    from traitlets.config import Config
+
+    if zmq.has("curve"):
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else Config()
 
 
 def grade_notebook(
@@ -328,7 +321,8 @@ def grade_notebook(
 
     A test cell passes when it runs without an error. A solution that still raises
     ``NotImplementedError``, an assert that fails, or any other exception fails it, with the
-    message shown. ``output``: where to save the executed notebook (default: not saved).
+    message and what the cell printed shown, each cut to a few lines. ``output``: where to save
+    the executed notebook (default: not saved).
     The notebook runs with its own folder as working directory and the default (quick) profile.
     """
     import nbformat
@@ -344,6 +338,7 @@ def grade_notebook(
         allow_errors=True,  # run every cell: each test is reported on its own
         resources={"metadata": {"path": str(path.parent.resolve())}},
         record_timing=False,
+        config=_kernel_config(),
     )
     start = time.perf_counter()
     report = GradeReport(str(path))
@@ -362,9 +357,7 @@ def grade_notebook(
             ran = cell.get("execution_count") is not None
             if error is None and not ran:
                 error = "not run (the notebook stopped before this cell)"
-            report.results.append(
-                ExerciseResult(grade_id, error is None, float(meta.get("points", 1) or 0), error or _cell_text(cell))
-            )
+            report.results.append(ExerciseResult(grade_id, error is None, float(meta.get("points", 1) or 0), error or "", _cell_text(cell)))
         elif error is not None and not is_solution_cell(cell):
             report.other_errors.append(f"cell {cell.get('id', index)}: {error}")
     if output is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from biobert_ner import grading
+from biobert_ner import checks, grading
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
@@ -71,7 +71,7 @@ def test_solution_notebooks_are_well_formed(solution):
         assert grading.BEGIN_SOLUTION in cell.source and grading.END_SOLUTION in cell.source
     for cell in test_cells:
         assert grading._nbgrader(cell).get("points", 0) > 0
-        assert "check_against" in cell.source, "test cells compare with the library through grading.check_against"
+        assert "check_against" in cell.source, "test cells compare with the library through checks.check_against"
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert not cell.outputs, "solution notebooks are stored without outputs"
@@ -109,19 +109,18 @@ def test_generation_is_deterministic(tmp_path):
     assert grading.generate_exercises(SOLUTIONS, first, check=True) == []
 
 
-# ---------------------------------------------------------------- the checking helpers
+# ---------------------------------------------------------------- the checking helpers (more in test_feedback.py)
 
 
 def test_check_against_passes_and_counts(capsys):
-    assert grading.check_against(lambda x: x * 2, lambda x: x + x, [(1,), (2,), (3,)], name="double") == 3
+    assert checks.check_against(lambda x: x * 2, lambda x: x + x, [(1,), (2,), (3,)], name="double") == 3
     assert "ok: double agrees with" in capsys.readouterr().out
 
 
 def test_check_against_names_the_failing_input():
     with pytest.raises(AssertionError) as error:
-        grading.check_against(lambda x: x * 2, lambda x: x * 2 if x != 3 else 7, [(1,), (3,)], name="double")
-    message = str(error.value)
-    assert "double(3)" in message and "returned 6" in message and "expected 7" in message
+        checks.check_against(lambda x: x * 2, lambda x: x * 2 if x != 3 else 7, [(1,), (3,)], name="double")
+    assert str(error.value) == "double(3)\n  returned 6, expected 7"
 
 
 def test_check_against_says_when_nothing_is_written_yet():
@@ -129,12 +128,17 @@ def test_check_against_says_when_nothing_is_written_yet():
         raise NotImplementedError()
 
     with pytest.raises(AssertionError, match="not written yet"):
-        grading.check_against(student, abs, [(1,)])
+        checks.check_against(student, abs, [(1,)])
 
 
 def test_check_against_reports_exceptions_of_the_student_function():
-    with pytest.raises(AssertionError, match=r"f\(0\) raised ZeroDivisionError"):
-        grading.check_against(lambda x: 1 / x, abs, [(0,)], name="f")
+    with pytest.raises(AssertionError, match=r"f\(0\)\n  raised ZeroDivisionError"):
+        checks.check_against(lambda x: 1 / x, abs, [(0,)], name="f")
+
+
+def test_check_against_is_still_reachable_from_grading():
+    """Exercise notebooks saved before ``checks`` existed call ``grading.check_against``."""
+    assert grading.check_against is checks.check_against
 
 
 # ---------------------------------------------------------------- the autograder (runs notebooks)
@@ -146,10 +150,11 @@ def _tiny_notebook(path: Path, answer: str) -> Path:
     meta = lambda **kw: {"nbgrader": {"schema_version": 3, "locked": False, "task": False, **kw}}  # noqa: E731
     notebook = new_notebook(
         cells=[
-            new_code_cell("from biobert_ner import grading"),
+            new_code_cell("from biobert_ner import checks"),
             new_code_cell(f"def square(x):\n    ### BEGIN SOLUTION\n    {answer}\n    ### END SOLUTION", metadata=meta(solution=True, grade=False, grade_id="square")),
             new_code_cell(
-                "grading.check_against(square, lambda x: x * x, [(2,), (3,)], name='square')",
+                "print('checking square on 2 and 3')\n"
+                "checks.check_against(square, lambda x: x * x, [(2,), (3,)], name='square')",
                 metadata=meta(solution=False, grade=True, grade_id="test_square", points=1),
             ),
             new_code_cell("assert True", metadata=meta(solution=False, grade=True, grade_id="test_free", points=2)),
@@ -161,15 +166,17 @@ def _tiny_notebook(path: Path, answer: str) -> Path:
 
 
 @pytest.mark.slow
-def test_grade_notebook_reports_each_test(tmp_path):
+def test_grade_notebook_reports_each_test(tmp_path, capfd):
     right = grading.grade_notebook(_tiny_notebook(tmp_path / "right.ipynb", "return x * x"))
     assert right.passed and right.score == 3 and right.max_score == 3
     wrong = grading.grade_notebook(_tiny_notebook(tmp_path / "wrong.ipynb", "return x + x"))
     assert not wrong.passed and wrong.score == 2
     failed = wrong.result("test_square")
     assert not failed.passed and "square(3)" in failed.message and "expected 9" in failed.message
+    assert failed.printed == "checking square on 2 and 3"  # what the test cell printed reaches the report
     assert wrong.result("test_free").passed
-    assert "FAIL  test_square" in str(wrong)
+    assert "FAIL  test_square" in str(wrong) and "printed: checking square on 2 and 3" in str(wrong)
+    assert capfd.readouterr().err == "", "a grade run prints nothing on stderr (no kernel or Jupyter warnings)"
 
 
 @pytest.mark.slow
