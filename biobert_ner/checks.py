@@ -357,10 +357,3 @@ def _explain(actual: Any, expected: Any, compare: Callable | None, explain: Call
     if compare(actual, expected):
         return None
     return explain(actual, expected) or f"returned {_one_line(actual, 300)}\nexpected {_one_line(expected, 300)}"
-
-
-def check_close(actual: float, expected: float, what: str, *, tolerance: float = 1e-6) -> None:
-    """Assert two numbers agree within ``tolerance`` (absolute), with a message naming ``what``."""
-    if actual is None or abs(float(actual) - float(expected)) > tolerance:
-        raise AssertionError(f"{what}: got {actual!r}, expected {expected!r} (tolerance {tolerance})")
-    print(f"ok: {what} = {float(actual):.6g}")

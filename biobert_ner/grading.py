@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .checks import check_against, check_close  # noqa: F401  (test cells of exercises saved before checks.py call grading.check_against)
+from .checks import check_against  # noqa: F401  (test cells of exercises saved before checks.py call grading.check_against)
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -48,13 +48,13 @@ REPORT_WIDTH = 160  # characters per report line (longer ones are wrapped)
 
 
 def solutions_dir() -> Path:
-    from .course import repository_root
+    from .paths import repository_root
 
     return repository_root() / "solutions"
 
 
 def exercises_dir() -> Path:
-    from .course import repository_root
+    from .paths import repository_root
 
     return repository_root() / "exercises"
 
