@@ -8,6 +8,8 @@ logits, without any model (as the Java tests do).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -31,6 +33,8 @@ from biobert_ner.inference import (
 )
 from biobert_ner.pretokenize import Word, pretokenize
 from biobert_ner.render import entity_colors, render_entities_html
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 TEXTS = [
     "Cisplatin-induced nephrotoxicity was reduced by N-acetylcysteine (NAC) in rats.",
@@ -316,6 +320,34 @@ def test_with_config_keeps_the_model_and_changes_settings(ner):
     assert smaller.model is ner.model and smaller.config == InferenceConfig(batch_size=2, max_length=16, stride=4)
     assert ner.with_config(precision="bf16").backend.precision is Precision.BF16
     assert ner.config.batch_size == 32
+
+
+def test_onnx_backend_finds_what_the_torch_backend_finds(tmp_path):
+    """The committed tiny bundle (ONNX Runtime) against the model it was exported from (PyTorch).
+
+    ``biobert-ner export --tiny`` builds that model from a fixed seed, so it is rebuilt here; a
+    fresh export of another model is compared in ``tests/test_export.py`` (slow).
+    """
+    from biobert_ner.golden import GOLDEN_TEXTS, tiny_model_texts
+    from biobert_ner.modelling import save_tiny_test_model
+
+    bundle = REPO_ROOT / "tests" / "fixtures" / "golden" / "tiny-bundle"
+    onnx_ner = NerPipeline.from_bundle(bundle, batch_size=4, threads=1, verbose=False)
+    torch_ner = NerPipeline.from_pretrained(save_tiny_test_model(tmp_path / "tiny", tiny_model_texts()), device="cpu",
+                                            batch_size=4, max_length=onnx_ner.config.max_length, stride=onnx_ner.config.stride, verbose=False)
+    texts = [golden.text for golden in GOLDEN_TEXTS] + TEXTS + [UNICODE_TEXT]
+    expected, actual = torch_ner(texts), onnx_ner(texts)
+    assert sum(map(len, expected)) > 50, "the comparison compared something"
+    for text, want, got in zip(texts, expected, actual):
+        assert spans(got) == spans(want), f"{text!r} (if the tiny model no longer rebuilds the same, regenerate the bundle)"
+        assert [e.score for e in got] == pytest.approx([e.score for e in want], abs=1e-4)
+    assert "onnxruntime" in repr(onnx_ner) and onnx_ner.device.type == "cpu"
+
+
+def test_onnx_backend_refuses_bf16():
+    onnx_ner = NerPipeline.from_bundle(REPO_ROOT / "tests" / "fixtures" / "golden" / "tiny-bundle", verbose=False)
+    with pytest.raises(ValueError, match="precision=bf16, but the backend"):
+        onnx_ner.with_config(precision="bf16")
 
 
 # ---------------------------------------------------------------- settings and precision
