@@ -11,7 +11,7 @@ What is measured, on the raw text of the bundled corpus's test sentences:
   the fastest: its activations fall out of the caches).
 
 Runtimes: ``python-torch`` (``NerPipeline``, eager PyTorch, ``torch.set_num_threads``), ``python-onnxruntime``
-(``export.OnnxPipeline``: the same ONNX model from Python, to tell the runtime's share from the language's)
+(``NerPipeline.from_bundle``: the same ONNX model from Python, to tell the runtime's share from the language's)
 and ``java-onnxruntime`` (``org.biobertner.cli.Bench`` in the jar, ONNX Runtime intra-op threads). The entities of
 the Java run are compared with PyTorch's. Prints one JSON object; ``--markdown`` also prints table rows
 for benchmarks/README.md.
@@ -140,8 +140,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
 
-    from biobert_ner.export import OnnxPipeline
-    from biobert_ner.inference import InferenceConfig, NerPipeline
+    from biobert_ner.inference import NerPipeline
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
@@ -152,16 +151,15 @@ def main(argv=None) -> int:
 
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     pipeline = NerPipeline.from_pretrained(model_dir, device="cpu", verbose=False)
-    onnx = OnnxPipeline(bundle, threads=args.threads)
+    onnx = NerPipeline.from_bundle(bundle, threads=args.threads, verbose=False)
     results["max_length"], results["stride"] = pipeline.config.max_length, pipeline.config.stride
-    results["onnx_fused_kernels"] = onnx.info["export"]["fused_kernels"]
+    results["onnx_fused_kernels"] = bundle_settings(bundle).get("fused_kernels", {})
 
     def torch_with(batch_size: int) -> NerPipeline:
-        return NerPipeline(pipeline.model, pipeline.tokenizer, InferenceConfig(batch_size=batch_size))
+        return pipeline.with_config(batch_size=batch_size)
 
-    def onnx_with(batch_size: int) -> OnnxPipeline:
-        onnx.batch_size = batch_size
-        return onnx
+    def onnx_with(batch_size: int) -> NerPipeline:
+        return onnx.with_config(batch_size=batch_size)
 
     # The two Python runtimes take turns, so a burst of load on a shared machine hits both.
     reference = python_lines(texts, pipeline(texts))

@@ -1,4 +1,4 @@
-"""The ``biobert-ner`` command (also ``python -m biobert_ner``): info, data, train, evaluate, predict.
+"""The ``biobert-ner`` command (also ``python -m biobert_ner``): info, data, train, evaluate, predict, export, ...
 
 Each sub-command is a pair of small functions, ``add_<name>(parser)`` declaring its flags and
 ``run_<name>(args) -> exit code`` doing the work, registered in :data:`COMMANDS`. Adding a
@@ -164,44 +164,72 @@ def positive_int(value: str) -> int:
     return number
 
 
+def existing_folder(value: str) -> Path:
+    """argparse type: a folder that exists (what is in it is checked by whoever reads it)."""
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {value} does not exist")
+    return path
+
+
 def add_inference_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags of :class:`biobert_ner.inference.InferenceConfig` and the device."""
+    """Flags of :class:`biobert_ner.inference.InferenceConfig`, the model (a folder or a bundle) and the device."""
     from .inference import InferenceConfig, Precision
 
     defaults = InferenceConfig()
-    parser.add_argument("--model-dir", required=True, type=existing_model_dir, metavar="DIR",
-                        help="a fine-tuned model folder (the 'model' folder that 'train' writes)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-dir", type=existing_model_dir, metavar="DIR",
+                        help="a fine-tuned model folder (the 'model' folder that 'train' writes), run with PyTorch")
+    source.add_argument("--bundle", type=existing_folder, metavar="DIR",
+                        help="a bundle written by 'export', run with ONNX Runtime on the CPU (same entities, faster)")
     parser.add_argument("--device", default=None, help="torch device (cpu, cuda, cuda:1, mps); default: a GPU if there is one")
     parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="windows per forward pass")
-    parser.add_argument("--max-length", type=positive_int, default=defaults.max_length,
-                        help="tokens per window, [CLS] and [SEP] included; longer texts are cut into overlapping windows")
-    parser.add_argument("--stride", type=int, default=defaults.stride, help="tokens shared by consecutive windows")
+    parser.add_argument("--max-length", type=positive_int, default=None,
+                        help=f"tokens per window, [CLS] and [SEP] included; longer texts are cut into overlapping windows "
+                             f"(default: {defaults.max_length}; with --bundle, the bundle's own)")
+    parser.add_argument("--stride", type=int, default=None,
+                        help=f"tokens shared by consecutive windows (default: {defaults.stride}; with --bundle, the bundle's own)")
     parser.add_argument("--precision", choices=[p.value for p in Precision], default=defaults.precision.value,
-                        help="number format of the forward pass (bf16: autocast, faster on CPUs/GPUs with bf16 units)")
-    parser.add_argument("--num-threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+                        help="number format of the forward pass (bf16: autocast, faster on CPUs/GPUs with bf16 units; PyTorch only)")
+    parser.add_argument("--num-threads", type=positive_int, default=None,
+                        help="CPU threads for torch, or ONNX Runtime's intra-op threads with --bundle (default: the runtime's choice)")
 
 
 def load_pipeline(args: argparse.Namespace):
     """A :class:`NerPipeline` from the inference flags; its messages go to stderr (stdout may carry results)."""
+    if args.bundle is not None:
+        return load_bundle_pipeline(args)
     import torch
 
     from .inference import InferenceConfig, NerPipeline
 
+    max_length = args.max_length if args.max_length is not None else InferenceConfig.max_length
+    stride = args.stride if args.stride is not None else InferenceConfig.stride
     try:
-        InferenceConfig(batch_size=args.batch_size, max_length=args.max_length, stride=args.stride, precision=args.precision)
+        InferenceConfig(batch_size=args.batch_size, max_length=max_length, stride=stride, precision=args.precision)
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     with contextlib.redirect_stdout(sys.stderr):
         return NerPipeline.from_pretrained(
-            args.model_dir,
-            device=args.device,
-            batch_size=args.batch_size,
-            max_length=args.max_length,
-            stride=args.stride,
-            precision=args.precision,
+            args.model_dir, device=args.device, batch_size=args.batch_size, max_length=max_length, stride=stride, precision=args.precision,
         )
+
+
+def load_bundle_pipeline(args: argparse.Namespace):
+    """``--bundle``: the ONNX Runtime backend; settings a bundle fixes are refused rather than ignored."""
+    from .inference import NerPipeline, Precision
+
+    fixed = [flag for flag, value in (("--max-length", args.max_length), ("--stride", args.stride)) if value is not None]
+    if fixed:
+        raise UsageError(f"{' and '.join(fixed)}: a bundle runs with the max_length and stride it was exported with")
+    if Precision(args.precision) is not Precision.FP32:
+        raise UsageError(f"--precision {args.precision}: a bundle runs in fp32 (bf16 is for --model-dir)")
+    if args.device not in (None, "cpu"):
+        raise UsageError(f"--device {args.device}: a bundle runs on the CPU (ONNX Runtime); use --model-dir for other devices")
+    with contextlib.redirect_stdout(sys.stderr):
+        return NerPipeline.from_bundle(args.bundle, batch_size=args.batch_size, threads=args.num_threads)
 
 
 def write_output(path: str | None, text: str) -> None:
@@ -645,24 +673,63 @@ register("train", "fine-tune a model for NER", add_train, run_train,
 register("evaluate", "entity-level precision, recall and F1 of a fine-tuned model", add_evaluate, run_evaluate,
          "Tag every sentence of a split, print per-type precision/recall/F1 and write them as JSON.")
 register("predict", "entities in raw text, as JSON lines", add_predict, run_predict,
-         "Find entities in raw text (one text per line, from files or stdin) and write one JSON object per line.")
+         "Find entities in raw text (one text per line, from files or stdin) and write one JSON object per line, "
+         "with a model folder (PyTorch) or an exported bundle (ONNX Runtime).")
+
+
+# ---------------------------------------------------------------- export
 
 
 def add_export(parser: argparse.ArgumentParser) -> None:
-    from .export import add_export_arguments
+    from .export import ExportConfig
 
-    add_export_arguments(parser)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-dir", metavar="DIR", type=existing_model_dir, help="a fine-tuned model folder (the 'model' folder that 'train' writes)")
+    source.add_argument("--tiny", action="store_true", help="export a tiny random BERT instead (test bundles)")
+    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="bundle folder to write (replaced as a whole)")
+    parser.add_argument("--max-length", type=int, default=ExportConfig.max_length, help="tokens per window, [CLS]/[SEP] included")
+    parser.add_argument("--stride", type=int, default=ExportConfig.stride, help="tokens shared by consecutive windows")
+    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    parser.add_argument(
+        "--no-fuse", dest="fuse", action="store_false",
+        help="keep the exporter's plain ONNX operators (default: fuse attention, Add+LayerNorm and bias+GELU into ONNX Runtime kernels)",
+    )
+    parser.add_argument("--tolerance", type=float, default=ExportConfig.tolerance, help="largest accepted logit difference")
+    parser.add_argument("--texts", help="extra fixture texts for golden.json, one per line (added to the built-in ones)")
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from .export import run_export as export
+    """0 when the bundle was written and is in parity, 1 otherwise."""
+    import tempfile
 
-    return export(args)
+    from .export import ExportParityError, export_bundle
+    from .golden import GOLDEN_TEXTS, GoldenText, tiny_model_texts
+    from .modelling import save_tiny_test_model
+
+    texts: list[GoldenText] = list(GOLDEN_TEXTS)
+    if args.texts:
+        lines = Path(args.texts).read_text(encoding="utf-8").splitlines()
+        texts += [GoldenText(f"given-{i + 1}", line, f"line {i + 1} of {args.texts}") for i, line in enumerate(lines)]
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            model_dir = save_tiny_test_model(Path(scratch) / "tiny", tiny_model_texts()) if args.tiny else args.model_dir
+            export_bundle(
+                model_dir, args.output, max_length=args.max_length, stride=args.stride, opset=args.opset, fuse=args.fuse,
+                fixture_texts=texts, tolerance=args.tolerance, model_name="tiny-random-bert" if args.tiny else None,
+            )
+    except ExportParityError as error:
+        print(error)
+        print("export: no bundle written (ONNX Runtime and PyTorch disagree)")
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 register("export", "an ONNX bundle for the Java appendix, with parity checks", add_export, run_export,
          "Export a fine-tuned model folder to model.onnx + tokenizer.json + labels.json + golden fixtures, "
          "and check ONNX Runtime against PyTorch (logits and entities).")
+
+
+# ---------------------------------------------------------------- notebooks and exercises
 
 
 def add_run_notebooks(parser: argparse.ArgumentParser) -> None:

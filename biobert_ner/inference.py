@@ -10,8 +10,11 @@ mirrors the same steps (``NerPipeline.java``), pinned by golden fixtures made fr
    and cut the sub-words into overlapping windows (:func:`biobert_ner.alignment.plan_windows`)
    of at most ``max_length - 2`` tokens; each window becomes ``[CLS] + ids + [SEP]``.
 2. :func:`forward_windows`: all windows of all texts go through the model together, longest
-   first (:func:`length_sorted_batches`), each batch padded only to its own longest window, in
-   ``torch.inference_mode()``; optionally under bf16 autocast.
+   first (:func:`length_sorted_batches`), each batch padded only to its own longest window. The
+   forward pass itself is a *backend*, ``forward(input_ids, attention_mask) -> logits`` on numpy
+   arrays: :class:`TorchBackend` (a PyTorch model in ``torch.inference_mode()``, optionally under
+   bf16 autocast) or :class:`biobert_ner.bundle.OnnxBackend` (an exported bundle run by ONNX
+   Runtime, :meth:`NerPipeline.from_bundle`). Everything before and after is shared.
 3. :func:`decode_document`: softmax, the best label and its probability per token, windows
    stitched together (:func:`biobert_ner.alignment.merge_window_predictions`), a word's label read
    from its first sub-word (:func:`biobert_ner.alignment.word_label_ids`, whatever the training
@@ -28,8 +31,8 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Sequence, overload
+from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol, Sequence, overload
 
 import numpy as np
 import torch
@@ -156,13 +159,13 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``input_ids`` and ``attention_mask`` padded on the right to the longest sequence of this batch."""
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """``input_ids`` and ``attention_mask`` (int64) padded on the right to the longest sequence of this batch."""
     width = max(len(sequence) for sequence in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    input_ids = np.full((len(sequences), width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((len(sequences), width), dtype=np.int64)
     for row, sequence in enumerate(sequences):
-        input_ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long)
+        input_ids[row, : len(sequence)] = sequence
         attention_mask[row, : len(sequence)] = 1
     return input_ids, attention_mask
 
@@ -174,24 +177,50 @@ def autocast_context(device: torch.device, precision: Precision | str):
     return contextlib.nullcontext()
 
 
-def forward_windows(
-    model: torch.nn.Module,
-    windows: Sequence[Sequence[int]],
-    *,
-    pad_id: int,
-    batch_size: int = 32,
-    precision: Precision | str = Precision.FP32,
-) -> list[np.ndarray]:
+class Backend(Protocol):
+    """What runs the model: padded windows in, logits out. Everything else is the pipeline's."""
+
+    label_names: list[str]  # in label-id order
+    precision: Precision | str
+
+    def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """float32 logits ``[batch, sequence, labels]`` of int64 ``[batch, sequence]`` inputs."""
+        ...
+
+
+class TorchBackend:
+    """A PyTorch token-classification model as a backend (eager, in ``torch.inference_mode()``)."""
+
+    def __init__(self, model: torch.nn.Module, precision: Precision | str = Precision.FP32) -> None:
+        self.model = model.eval()
+        self.precision = Precision(precision)
+        id2label = model.config.id2label
+        self.label_names = [id2label[i] for i in range(len(id2label))]
+        self.max_positions = getattr(model.config, "max_position_embeddings", None)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        device = self.device
+        with torch.inference_mode(), autocast_context(device, self.precision):
+            logits = self.model(
+                input_ids=torch.from_numpy(input_ids).to(device), attention_mask=torch.from_numpy(attention_mask).to(device)
+            ).logits
+        return logits.float().cpu().numpy()
+
+    def __str__(self) -> str:
+        return f"torch {self.model.config.model_type} on {self.device}"
+
+
+def forward_windows(backend: Backend, windows: Sequence[Sequence[int]], *, pad_id: int, batch_size: int = 32) -> list[np.ndarray]:
     """Logits of each window, ``float32`` arrays of shape ``(len(window), num_labels)`` in input order."""
-    device = next(model.parameters()).device
     results: list[np.ndarray | None] = [None] * len(windows)
-    with torch.inference_mode(), autocast_context(device, precision):
-        for batch in length_sorted_batches([len(window) for window in windows], batch_size):
-            input_ids, attention_mask = pad_batch([windows[i] for i in batch], pad_id)
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-            logits = logits.float().cpu().numpy()
-            for row, i in enumerate(batch):
-                results[i] = logits[row, : len(windows[i])]
+    for batch in length_sorted_batches([len(window) for window in windows], batch_size):
+        logits = backend.forward(*pad_batch([windows[i] for i in batch], pad_id))
+        for row, i in enumerate(batch):
+            results[i] = logits[row, : len(windows[i])]
     return results  # type: ignore[return-value]
 
 
@@ -243,19 +272,26 @@ def decode_document(encoding: DocumentEncoding, window_logits: Sequence[np.ndarr
 class NerPipeline:
     """A fine-tuned token-classification model and its tokenizer, applied to raw text.
 
+    The model runs in a *backend*: a PyTorch model (:meth:`from_pretrained`, or a model given to the
+    constructor) or an exported bundle in ONNX Runtime (:meth:`from_bundle`). Encoding, batching and
+    decoding are the same code for both.
+
     >>> ner = NerPipeline.from_pretrained("runs/ncbi/model")            # doctest: +SKIP
     >>> ner("Cisplatin induced nephrotoxicity in rats.")                 # doctest: +SKIP
     [Entity(type='Chemical', text='Cisplatin', start=0, end=9, score=0.98), ...]
+    >>> NerPipeline.from_bundle("runs/ncbi/bundle", threads=2)          # doctest: +SKIP
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer, config: InferenceConfig | None = None) -> None:
-        self.model = model.eval()
-        self.tokenizer = tokenizer
+    def __init__(self, model: torch.nn.Module | Backend, tokenizer, config: InferenceConfig | None = None) -> None:
         self.config = config or InferenceConfig()
+        self.backend: Backend = TorchBackend(model, self.config.precision) if isinstance(model, torch.nn.Module) else model
+        if Precision(self.backend.precision) is not self.config.precision:
+            raise ValueError(f"precision={self.config.precision.value}, but the backend ({self.backend}) runs in "
+                             f"{Precision(self.backend.precision).value}")
+        self.tokenizer = tokenizer
         self.cls_id, self.sep_id, self.pad_id = special_token_ids(tokenizer)
-        id2label = model.config.id2label
-        self.label_names = [id2label[i] for i in range(len(id2label))]
-        limit = getattr(model.config, "max_position_embeddings", None)
+        self.label_names = list(self.backend.label_names)
+        limit = getattr(self.backend, "max_positions", None)
         if limit is not None and self.config.max_length > limit:
             raise ValueError(f"max_length={self.config.max_length} is more than the model's {limit} positions")
 
@@ -281,9 +317,41 @@ class NerPipeline:
             print(f"inference: {config}")
         return pipeline
 
+    @classmethod
+    def from_bundle(
+        cls, folder: str | os.PathLike[str], *, batch_size: int = 32, threads: int | None = None, verbose: bool = True
+    ) -> "NerPipeline":
+        """Run an exported bundle (``biobert-ner export``) with ONNX Runtime on the CPU.
+
+        The bundle is checked first (:meth:`biobert_ner.bundle.Bundle.load`: a bad one is a
+        :class:`~biobert_ner.bundle.BundleError` naming the file); windows are the bundle's
+        ``max_length`` and ``stride``, the ones its golden fixtures were made with. ``threads``:
+        ONNX Runtime intra-op threads (None: one per core).
+        """
+        from .bundle import Bundle, OnnxBackend
+
+        bundle = Bundle.load(folder)
+        config = InferenceConfig(batch_size=batch_size, max_length=bundle.max_length, stride=bundle.stride)
+        pipeline = cls(OnnxBackend.load(bundle, threads=threads), bundle.tokenizer(), config)
+        if verbose:
+            print(f"bundle: {bundle}\ninference: {config} (onnxruntime, threads={threads or 'default'})")
+        return pipeline
+
+    def with_config(self, **settings) -> "NerPipeline":
+        """The same model and tokenizer with some settings changed (``ner.with_config(batch_size=8)``)."""
+        model = self.backend.model if isinstance(self.backend, TorchBackend) else self.backend  # a new precision, a new TorchBackend
+        return type(self)(model, self.tokenizer, replace(self.config, **settings))
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The PyTorch model (only with the PyTorch backend)."""
+        if not isinstance(self.backend, TorchBackend):
+            raise AttributeError(f"this pipeline runs {self.backend}, not a PyTorch model")
+        return self.backend.model
+
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return getattr(self.backend, "device", torch.device("cpu"))
 
     def encode_batch(self, texts: Sequence[str]) -> list[DocumentEncoding]:
         return encode_documents(self.tokenizer, texts, max_length=self.config.max_length, stride=self.config.stride)
@@ -295,9 +363,7 @@ class NerPipeline:
     def logits_batch(self, encodings: Sequence[DocumentEncoding]) -> list[list[np.ndarray]]:
         """Window logits of every document, all windows batched together."""
         flat = [ids for encoding in encodings for ids in encoding.window_input_ids]
-        outputs = forward_windows(
-            self.model, flat, pad_id=self.pad_id, batch_size=self.config.batch_size, precision=self.config.precision
-        )
+        outputs = forward_windows(self.backend, flat, pad_id=self.pad_id, batch_size=self.config.batch_size)
         result, offset = [], 0
         for encoding in encodings:
             result.append(outputs[offset : offset + len(encoding.windows)])
@@ -326,4 +392,4 @@ class NerPipeline:
         return self.predict(list(texts))
 
     def __repr__(self) -> str:
-        return f"NerPipeline({self.model.config.model_type}, labels={self.label_names}, device={self.device}, {self.config})"
+        return f"NerPipeline({self.backend}, labels={self.label_names}, {self.config})"

@@ -441,3 +441,30 @@ def save_model(model, tokenizer, folder: str | os.PathLike[str], extra_files: di
         for name, text in (extra_files or {}).items():
             (temporary / name).write_text(text, encoding="utf-8")
     return Path(folder)
+
+
+def save_tiny_test_model(
+    folder: str | os.PathLike[str], texts: Iterable[str], *, logit_scale: float = 30.0, outside_bias: float = 2.0, seed: int = 0
+) -> Path:
+    """A tiny random BERT for test bundles, saved to ``folder``: small (about 200 KB as ONNX) and
+    independent of any corpus.
+
+    Its vocabulary holds the short words of ``texts`` (pre-tokenized) and single characters, so
+    longer words split into several sub-words; characters of no text meet ``[UNK]``. The classifier
+    is scaled by ``logit_scale`` (the top two logits of a token are then far apart compared with
+    ONNX Runtime's rounding differences) and ``O`` gets ``outside_bias`` (entities are sparse, as in
+    real predictions). Labels: IOB2 for Chemical, Disease and Gene.
+    """
+    from .pretokenize import pretokenize
+    from .schemes import OUTSIDE, iob2_labels
+
+    words: list[str] = []
+    for text in texts:
+        for word in pretokenize(text):
+            words += [word.text] if len(word.text) <= 6 else list(word.text)
+    labels = iob2_labels(("Chemical", "Disease", "Gene"))
+    model, tokenizer = build_tiny_bert(labels, words, seed=seed)
+    with torch.no_grad():
+        model.classifier.weight *= logit_scale
+        model.classifier.bias[labels.index(OUTSIDE)] += outside_bias
+    return save_model(model, tokenizer, folder)

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from biobert_ner import cli
 from biobert_ner.training import TrainingConfig
 
 SUB_COMMANDS = ["info", "data", "train", "evaluate", "predict", "export", "run-notebooks", "grade"]
+COMMITTED_BUNDLE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "golden" / "tiny-bundle"
 
 
 def run_main(capsys, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
@@ -169,6 +171,67 @@ def test_predict_files_to_output(capsys, tmp_path, tiny_model_dir):
     assert [json.loads(line)["text"] for line in output.read_text(encoding="utf-8").splitlines()] == [
         "BRCA1 mutations", "breast cancer", "TNF-α"
     ]
+
+
+def test_predict_with_a_bundle_runs_onnx_runtime_and_prints_the_same_lines(capsys, monkeypatch, tmp_path):
+    """``--bundle``: the committed tiny bundle with ONNX Runtime, against the model it was exported from."""
+    from biobert_ner.golden import tiny_model_texts
+    from biobert_ner.modelling import save_tiny_test_model
+
+    text = "Cisplatin induced nephrotoxicity in patients with lung cancer.\n\nTNF-α and IL-1β in 🤒 Parkinson's disease\n"
+    code, out, err = run_main(capsys, "predict", "--bundle", str(COMMITTED_BUNDLE), "--num-threads", "1", "--batch-size", "2",
+                              stdin=text, monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert "bundle: Bundle(" in err and "onnxruntime, threads=1" in err
+    model = save_tiny_test_model(tmp_path / "tiny", tiny_model_texts())
+    code, torch_out, err = run_main(capsys, "predict", "--model-dir", str(model), "--max-length", "64", "--stride", "16",
+                                    stdin=text, monkeypatch=monkeypatch)
+    assert code == 0, err
+    onnx_records, torch_records = [json.loads(line) for line in out.splitlines()], [json.loads(line) for line in torch_out.splitlines()]
+    assert len(onnx_records) == 3 and sum(len(r["entities"]) for r in onnx_records) > 0
+    for got, want in zip(onnx_records, torch_records):
+        assert [{k: e[k] for k in ("type", "start", "end")} for e in got["entities"]] == [
+            {k: e[k] for k in ("type", "start", "end")} for e in want["entities"]
+        ]
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--max-length", "128"], "--max-length: a bundle runs with the max_length and stride it was exported with"),
+        (["--stride", "8"], "--stride: a bundle runs with"),
+        (["--precision", "bf16"], "--precision bf16: a bundle runs in fp32"),
+        (["--device", "cuda"], "--device cuda: a bundle runs on the CPU"),
+    ],
+)
+def test_predict_with_a_bundle_refuses_settings_the_bundle_fixes(capsys, flags, fragment):
+    code, _, err = run_main(capsys, "predict", "--bundle", str(COMMITTED_BUNDLE), *flags)
+    assert code == 2
+    assert_one_error_line(err, fragment)
+
+
+def test_predict_needs_a_model_or_a_bundle_not_both(capsys, tiny_model_dir):
+    code, _, err = run_main(capsys, "predict")
+    assert code == 2
+    assert_one_error_line(err, "--model-dir --bundle")
+    code, _, err = run_main(capsys, "predict", "--model-dir", str(tiny_model_dir), "--bundle", str(COMMITTED_BUNDLE))
+    assert code == 2
+    assert_one_error_line(err, "not allowed with argument")
+
+
+def test_predict_with_a_broken_bundle_names_the_file(capsys, tmp_path):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for name in ("bundle.json", "labels.json", "tokenizer.json", "model.onnx"):
+        (bundle / name).write_bytes((COMMITTED_BUNDLE / name).read_bytes())
+    info = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
+    (bundle / "bundle.json").write_text(json.dumps({**info, "format_version": 2}), encoding="utf-8")
+    code, _, err = run_main(capsys, "predict", "--bundle", str(bundle))
+    assert code == 1
+    assert_one_error_line(err, f"{bundle / 'bundle.json'}: format_version 2 is not supported")
+    code, _, err = run_main(capsys, "predict", "--bundle", str(tmp_path / "nowhere"))
+    assert code == 2
+    assert_one_error_line(err, "does not exist")
 
 
 # ---------------------------------------------------------------- errors: one line, right exit code

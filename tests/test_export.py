@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from biobert_ner import export
-from biobert_ner.export import (
-    BUNDLE_FILES,
-    GOLDEN_TEXTS,
-    ExportParityError,
-    add_export_arguments,
-    check_bundle,
-    export_bundle,
-    float32_list,
-    utf16_offset,
-)
+from biobert_ner import cli, export, golden
+from biobert_ner.bundle import BUNDLE_FILES, OnnxBackend, onnx_session
+from biobert_ner.export import ExportParityError, check_bundle, export_bundle
+from biobert_ner.golden import GOLDEN_TEXTS, float32_list, utf16_offset
+from biobert_ner.inference import NerPipeline, forward_windows
 from biobert_ner.pretokenize import pretokenize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -68,16 +61,24 @@ def test_normalizer_settings(normalizer: dict, lowercase: bool, strip_accents: b
 
 
 def test_command_line_arguments(tmp_path: Path) -> None:
-    parser = add_export_arguments(argparse.ArgumentParser())
+    parser = cli.build_parser()
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    args = parser.parse_args(["--model-dir", str(model), "-o", "runs/x/bundle", "--max-length", "128"])
-    assert (args.model_dir, args.output, args.max_length, args.stride, args.tiny) == (str(model), "runs/x/bundle", 128, 64, False)
-    with pytest.raises(SystemExit):
-        parser.parse_args(["-o", "x"])  # a model (or --tiny) is required
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--model-dir", str(tmp_path / "missing"), "-o", "x"])  # not a model folder
+    args = parser.parse_args(["export", "--model-dir", str(model), "-o", "runs/x/bundle", "--max-length", "128"])
+    assert (args.model_dir, args.output, args.max_length, args.stride, args.tiny, args.fuse) == (model, "runs/x/bundle", 128, 64, False, True)
+    assert (args.opset, args.tolerance, args.texts) == (None, 1e-4, None)
+    assert parser.parse_args(["export", "--tiny", "-o", "x", "--no-fuse"]).fuse is False
+    with pytest.raises(cli.UsageError, match="--model-dir --tiny"):
+        parser.parse_args(["export", "-o", "x"])  # a model (or --tiny) is required
+    with pytest.raises(cli.UsageError, match="does not exist"):
+        parser.parse_args(["export", "--model-dir", str(tmp_path / "missing"), "-o", "x"])  # not a model folder
+    with pytest.raises(cli.UsageError, match="no config.json"):
+        parser.parse_args(["export", "--model-dir", str(tmp_path), "-o", "x"])
+
+
+def test_export_is_a_library_without_a_command_line_of_its_own() -> None:
+    assert not hasattr(export, "main") and not hasattr(export, "add_export_arguments")
 
 
 def test_committed_golden_bundle_still_matches_python() -> None:
@@ -85,7 +86,7 @@ def test_committed_golden_bundle_still_matches_python() -> None:
 
     Words, sub-word ids and windows from today's pre-tokenizer/tokenizer/windows, entities decoded
     from the stored logits, and ONNX Runtime's logits: all equal to what is committed.
-    Regenerate with ``python -m biobert_ner.export --tiny -o tests/fixtures/golden/tiny-bundle --max-length 64 --stride 16``.
+    Regenerate with ``biobert-ner export --tiny -o tests/fixtures/golden/tiny-bundle --max-length 64 --stride 16``.
     """
     report = check_bundle(COMMITTED_BUNDLE)
     assert report.ok, str(report)
@@ -94,15 +95,15 @@ def test_committed_golden_bundle_still_matches_python() -> None:
 
 
 def test_committed_golden_bundle_texts_are_the_current_golden_texts() -> None:
-    fixtures = export.read_golden(COMMITTED_BUNDLE)["fixtures"]
+    fixtures = golden.read_golden(COMMITTED_BUNDLE)["fixtures"]
     assert [(f["name"], f["text"]) for f in fixtures] == [(g.name, g.text) for g in GOLDEN_TEXTS], (
         "GOLDEN_TEXTS changed: regenerate tests/fixtures/golden/tiny-bundle (see its README)"
     )
 
 
 def test_committed_pretokenizer_table_is_current() -> None:
-    table = export.read_golden(COMMITTED_BUNDLE)["pretokenizer"]
-    current = export.pretokenizer_table()
+    table = golden.read_golden(COMMITTED_BUNDLE)["pretokenizer"]
+    current = golden.pretokenizer_table()
     if table["unicode_version"] == current["unicode_version"]:
         assert table == current
 
@@ -151,8 +152,9 @@ def test_fused_graph_uses_onnxruntime_kernels_and_matches_the_plain_one(exported
     fused_ops = {node.op_type for node in onnx.load(str(bundle / "model.onnx")).graph.node}
     assert "Softmax" not in fused_ops  # attention went into the fused kernel
     ids = [[2, 7, 9, 11, 3], [2, 5, 3, 0, 0]]
-    fused_logits = export.onnx_forward_windows(export.onnx_session(bundle / "model.onnx"), ids, pad_id=0)
-    plain_logits = export.onnx_forward_windows(export.onnx_session(plain_bundle / "model.onnx"), ids, pad_id=0)
+    labels = json.loads((bundle / "labels.json").read_text(encoding="utf-8"))
+    fused_logits = forward_windows(OnnxBackend(onnx_session(bundle / "model.onnx"), labels), ids, pad_id=0)
+    plain_logits = forward_windows(OnnxBackend(onnx_session(plain_bundle / "model.onnx"), labels), ids, pad_id=0)
     for a, b in zip(fused_logits, plain_logits):
         assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
 
@@ -186,7 +188,7 @@ def test_bundle_files_are_valid_json_with_the_expected_keys(exported, tiny_model
 def test_golden_entities_carry_code_point_and_utf16_offsets(exported) -> None:
     bundle, _ = exported
     differ = 0
-    for fixture in export.read_golden(bundle)["fixtures"]:
+    for fixture in golden.read_golden(bundle)["fixtures"]:
         text, utf16 = fixture["text"], fixture["text"].encode("utf-16-le")
         for entity in fixture["entities"]:
             assert text[entity["start"] : entity["end"]] == entity["text"]
@@ -198,7 +200,7 @@ def test_golden_entities_carry_code_point_and_utf16_offsets(exported) -> None:
 @pytest.mark.slow
 def test_onnx_model_has_dynamic_batch_and_sequence_axes(exported) -> None:
     bundle, _ = exported
-    session = export.onnx_session(bundle / "model.onnx")
+    session = onnx_session(bundle / "model.onnx")
     assert [i.name for i in session.get_inputs()] == ["input_ids", "attention_mask"]
     assert all(isinstance(dim, str) for i in session.get_inputs() for dim in i.shape)
     for batch, length in [(1, 3), (3, 50), (2, 32)]:
@@ -214,13 +216,14 @@ def test_a_fresh_bundle_passes_the_python_check(exported) -> None:
 
 
 @pytest.mark.slow
-def test_onnx_pipeline_finds_what_pytorch_finds(exported, tiny_model_dir: Path) -> None:
-    from biobert_ner.inference import NerPipeline
-
+def test_onnx_backend_finds_what_the_torch_backend_finds(exported, tiny_model_dir: Path) -> None:
     bundle, _ = exported
-    texts = ["Cisplatin induced nephrotoxicity in 🤒 patients.", "", "TNF-α (10 mg/kg) " * 20]
-    torch_entities = NerPipeline.from_pretrained(tiny_model_dir, device="cpu", max_length=32, stride=8, verbose=False)(texts)
-    onnx_entities = export.OnnxPipeline(bundle)(texts)
+    texts = ["Cisplatin induced nephrotoxicity in 🤒 patients.", "", "TNF-α (10 mg/kg) " * 20, *[g.text for g in GOLDEN_TEXTS]]
+    torch_ner = NerPipeline.from_pretrained(tiny_model_dir, device="cpu", max_length=32, stride=8, verbose=False)
+    onnx_ner = NerPipeline.from_bundle(bundle, threads=1, verbose=False)
+    assert (onnx_ner.config.max_length, onnx_ner.config.stride) == (32, 8)  # the bundle's windows
+    torch_entities, onnx_entities = torch_ner(texts), onnx_ner(texts)
+    assert sum(map(len, torch_entities)) > 10
     for expected, actual in zip(torch_entities, onnx_entities):
         assert export.same_entities(expected, actual, 1e-4)
 
@@ -234,7 +237,7 @@ def test_failure_mid_export_leaves_no_half_bundle(tiny_model_dir: Path, tmp_path
     def broken_table() -> dict:
         raise RuntimeError("disk full (simulated)")
 
-    monkeypatch.setattr(export, "pretokenizer_table", broken_table)  # after model.onnx and tokenizer.json are written
+    monkeypatch.setattr(golden, "pretokenizer_table", broken_table)  # after model.onnx and tokenizer.json are written
     with pytest.raises(RuntimeError, match="simulated"):
         export_bundle(tiny_model_dir, bundle, max_length=32, stride=8, verbose=False)
     assert [path.name for path in bundle.iterdir()] == ["previous.txt"]  # the old bundle, untouched
@@ -243,12 +246,12 @@ def test_failure_mid_export_leaves_no_half_bundle(tiny_model_dir: Path, tmp_path
 
 @pytest.mark.slow
 def test_parity_failure_writes_nothing(tiny_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    real_forward = export.onnx_forward_windows
+    real_forward = OnnxBackend.forward
 
-    def drifting_forward(*args, **kwargs):
-        return [logits + 1e-3 for logits in real_forward(*args, **kwargs)]
+    def drifting_forward(self, input_ids, attention_mask):
+        return real_forward(self, input_ids, attention_mask) + 1e-3
 
-    monkeypatch.setattr(export, "onnx_forward_windows", drifting_forward)
+    monkeypatch.setattr(OnnxBackend, "forward", drifting_forward)
     with pytest.raises(ExportParityError) as raised:
         export_bundle(tiny_model_dir, tmp_path / "bundle", max_length=32, stride=8, verbose=False)
     assert not raised.value.report.ok

@@ -8,6 +8,8 @@ logits, without any model (as the Java tests do).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -20,6 +22,7 @@ from biobert_ner.inference import (
     InferenceConfig,
     NerPipeline,
     Precision,
+    TorchBackend,
     decode_document,
     forward_windows,
     length_sorted_batches,
@@ -30,6 +33,8 @@ from biobert_ner.inference import (
 )
 from biobert_ner.pretokenize import Word, pretokenize
 from biobert_ner.render import entity_colors, render_entities_html
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 TEXTS = [
     "Cisplatin-induced nephrotoxicity was reduced by N-acetylcysteine (NAC) in rats.",
@@ -260,15 +265,89 @@ def test_pad_batch_pads_right_with_a_mask():
     input_ids, mask = pad_batch([[5, 6, 7], [8]], pad_id=0)
     assert input_ids.tolist() == [[5, 6, 7], [8, 0, 0]]
     assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert input_ids.dtype == mask.dtype == np.int64
 
 
 def test_forward_windows_returns_results_in_input_order(ner):
     windows = [ids for text in TEXTS for ids in ner.encode(text).window_input_ids]
-    batched = forward_windows(ner.model, windows, pad_id=ner.pad_id, batch_size=2)
-    single = forward_windows(ner.model, windows, pad_id=ner.pad_id, batch_size=1)
+    batched = forward_windows(ner.backend, windows, pad_id=ner.pad_id, batch_size=2)
+    single = forward_windows(ner.backend, windows, pad_id=ner.pad_id, batch_size=1)
     for a, b, ids in zip(batched, single, windows):
         assert a.shape == (len(ids), len(ner.label_names)) and a.dtype == np.float32
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+# ---------------------------------------------------------------- backends: only the forward pass differs
+
+
+class RecordingBackend:
+    """A backend that hands the work to another and records what it was given."""
+
+    def __init__(self, inner):
+        self.inner, self.label_names, self.precision, self.calls = inner, inner.label_names, inner.precision, []
+
+    def forward(self, input_ids, attention_mask):
+        self.calls.append((input_ids, attention_mask))
+        return self.inner.forward(input_ids, attention_mask)
+
+    def __str__(self):
+        return "recording"
+
+
+def test_a_backend_is_only_the_forward_pass(small_window_ner):
+    texts = TEXTS + [UNICODE_TEXT, " ".join(TEXTS)]
+    torch_ner = small_window_ner.with_config(batch_size=3)
+    recording = RecordingBackend(torch_ner.backend)
+    other = NerPipeline(recording, torch_ner.tokenizer, torch_ner.config)
+    assert other(texts) == torch_ner(texts)
+    widths = [input_ids.shape[1] for input_ids, _ in recording.calls]
+    assert widths == sorted(widths, reverse=True) and len(recording.calls) > 1  # longest first, each batch its own width
+    for input_ids, attention_mask in recording.calls:
+        assert input_ids.dtype == attention_mask.dtype == np.int64 and input_ids.shape == attention_mask.shape
+        assert (attention_mask[:, 0] == 1).all() and (input_ids[:, 0] == small_window_ner.cls_id).all()
+    assert repr(other).startswith("NerPipeline(recording, ")
+    with pytest.raises(AttributeError, match="not a PyTorch model"):
+        other.model
+
+
+def test_the_backend_must_run_in_the_configured_precision(ner):
+    with pytest.raises(ValueError, match="precision=bf16, but the backend"):
+        NerPipeline(TorchBackend(ner.model, "fp32"), ner.tokenizer, InferenceConfig(precision="bf16"))
+
+
+def test_with_config_keeps_the_model_and_changes_settings(ner):
+    smaller = ner.with_config(batch_size=2, max_length=16, stride=4)
+    assert smaller.model is ner.model and smaller.config == InferenceConfig(batch_size=2, max_length=16, stride=4)
+    assert ner.with_config(precision="bf16").backend.precision is Precision.BF16
+    assert ner.config.batch_size == 32
+
+
+def test_onnx_backend_finds_what_the_torch_backend_finds(tmp_path):
+    """The committed tiny bundle (ONNX Runtime) against the model it was exported from (PyTorch).
+
+    ``biobert-ner export --tiny`` builds that model from a fixed seed, so it is rebuilt here; a
+    fresh export of another model is compared in ``tests/test_export.py`` (slow).
+    """
+    from biobert_ner.golden import GOLDEN_TEXTS, tiny_model_texts
+    from biobert_ner.modelling import save_tiny_test_model
+
+    bundle = REPO_ROOT / "tests" / "fixtures" / "golden" / "tiny-bundle"
+    onnx_ner = NerPipeline.from_bundle(bundle, batch_size=4, threads=1, verbose=False)
+    torch_ner = NerPipeline.from_pretrained(save_tiny_test_model(tmp_path / "tiny", tiny_model_texts()), device="cpu",
+                                            batch_size=4, max_length=onnx_ner.config.max_length, stride=onnx_ner.config.stride, verbose=False)
+    texts = [golden.text for golden in GOLDEN_TEXTS] + TEXTS + [UNICODE_TEXT]
+    expected, actual = torch_ner(texts), onnx_ner(texts)
+    assert sum(map(len, expected)) > 50, "the comparison compared something"
+    for text, want, got in zip(texts, expected, actual):
+        assert spans(got) == spans(want), f"{text!r} (if the tiny model no longer rebuilds the same, regenerate the bundle)"
+        assert [e.score for e in got] == pytest.approx([e.score for e in want], abs=1e-4)
+    assert "onnxruntime" in repr(onnx_ner) and onnx_ner.device.type == "cpu"
+
+
+def test_onnx_backend_refuses_bf16():
+    onnx_ner = NerPipeline.from_bundle(REPO_ROOT / "tests" / "fixtures" / "golden" / "tiny-bundle", verbose=False)
+    with pytest.raises(ValueError, match="precision=bf16, but the backend"):
+        onnx_ner.with_config(precision="bf16")
 
 
 # ---------------------------------------------------------------- settings and precision

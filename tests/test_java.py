@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from biobert_ner.export import GOLDEN_TEXTS, export_bundle
+from biobert_ner.export import export_bundle
+from biobert_ner.golden import GOLDEN_TEXTS
 
 pytestmark = pytest.mark.slow
 
