@@ -64,13 +64,13 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
-        description="offline, CPU, about a minute per notebook: MiniLM on 800 sentences of NCBI-disease, one epoch",
+        description="offline, CPU, about a minute per notebook: MiniLM on 500 sentences of NCBI-disease, one epoch",
         model="minilm",
         data="ncbi-disease",
-        train_sentences=800,
+        train_sentences=500,
         epochs=1,  # scoring the full dev and test sets costs as much as training: one epoch keeps a notebook near a minute
         batch_size=16,  # small batches: more updates for the same compute, which is what a short run needs
-        learning_rate=3e-4,  # a small model and 50 updates: six times BERT-base's usual 5e-5
+        learning_rate=3e-4,  # a small model and 32 updates: six times BERT-base's usual 5e-5
         max_length=128,
         precision="fp32",
     ),

@@ -137,7 +137,7 @@ def test_training_config_follows_the_profile(tmp_path, monkeypatch):
     assert (config.model, config.epochs, config.max_train_sentences) == (quick.model, quick.epochs, quick.train_sentences)
     assert Path(config.output_dir).parent == tmp_path / "models"
     assert course.training_config(quick).output_dir == config.output_dir  # same settings, same folder
-    assert course.training_config(quick, epochs=1).output_dir != config.output_dir
+    assert course.training_config(quick, epochs=quick.epochs + 1).output_dir != config.output_dir
 
 
 def test_show_source_excerpt_comes_from_the_library():
