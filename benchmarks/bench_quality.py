@@ -144,6 +144,7 @@ def main(argv=None) -> int:
             print(f"--- {name}, seed {seed}", file=sys.stderr, flush=True)
             with contextlib.redirect_stdout(sys.stderr):
                 per_seed[name].append(runners[name](seed))
+            print(json.dumps({"run": name, "seed": seed, **per_seed[name][-1]}), file=sys.stderr, flush=True)
     runs = {name: summarize(results) for name, results in per_seed.items()}
     report = {
         "benchmark": "quality",
