@@ -1,22 +1,31 @@
-"""Inference speed and parity: ``NerPipeline`` (fp32, bf16) vs transformers' token-classification pipeline.
+"""Inference speed and parity on raw text: ``NerPipeline`` (PyTorch, ONNX Runtime) vs transformers' pipeline.
 
-    python benchmarks/bench_inference.py                   # trains MiniLM for 1 epoch first (cached)
+    python benchmarks/bench_inference.py                       # NCBI-disease; MiniLM fine-tuned 1 epoch first (cached in build/)
     python benchmarks/bench_inference.py --model-dir runs/ncbi/model --threads 2
+    python benchmarks/bench_inference.py --quick               # the course corpus: checks the script, not the numbers
 
-Everything runs in one process on the same model, the same texts and the same number of CPU
-threads, and the result is printed as one JSON object:
+Everything runs in one process on the same model, the same texts, the same number of CPU threads
+and the same batch size; the result is printed as one JSON object and saved to
+``benchmarks/results/inference.json`` (not with ``--quick``):
 
-* **texts**: the bundled corpus sentences (test, dev, then train) turned back into raw text
-  (:func:`detokenize`: no space before ``.``/``,``/``)``, none around ``-``/``/``, ...), so the
-  pipelines meet text as a user would give it. Gold entities get character offsets on the way.
-* **speed**: texts per second of each pipeline, the median of ``--repeats`` timed passes after
-  a warm-up on a few texts, the pipelines taking turns. transformers' pipeline runs at its defaults (``batch_size`` 1, one text per
-  forward pass) and, for reference, with ``batch_size=32``.
-* **agreement**: transformers' pipeline is given the *pre-tokenized* text re-joined with single
-  spaces, so both pipelines see the same words (BERT's own pre-tokenizer leaves ``±5`` or
-  ``10°C`` glued together where ours splits them); its offsets into that joined text are mapped
-  back to the raw text through the word index. Entities are compared as ``(type, start, end)``.
-* **F1** vs gold on the held-out sentences (test + dev), for fp32, bf16 and transformers.
+* **texts**: the first ``--texts`` test sentences of NCBI-disease (``--quick``: sentences of the
+  course corpus, test split first), turned back into raw text (:func:`detokenize`: no space before ``.``/``,``/``)``, none around
+  ``-``/``/``, ...), so the pipelines meet text as a user would give it. Gold entities get
+  character offsets on the way.
+* **model**: ``--model-dir``, or all-MiniLM-L6-v2 fine-tuned here on the corpus's training split
+  (``training.train``, ``--epochs`` 1, cached in ``--work-dir``), exported once as a bundle with
+  ONNX Runtime's fused kernels (``export.export_bundle``, cached next to it).
+* **runs**: transformers' ``pipeline("token-classification", aggregation_strategy="first")`` at its
+  defaults (``batch_size`` 1) and with ``batch_size=32``; ``NerPipeline`` with the PyTorch backend
+  (fp32) and with the ONNX Runtime backend (``NerPipeline.from_bundle``), both at ``--batch-size``.
+  Speed: texts per second, the median of ``--repeats`` timed passes after a warm-up, the runs
+  taking turns (a burst of load on a shared machine hits them all).
+* **agreement** with ``NerPipeline`` (PyTorch, fp32), entities compared as ``(type, start, end)``:
+  texts with identical entities, and for a run that is not identical on every text, its F1 against
+  gold on the whole test split and its change from the reference's (which is always reported). transformers' pipeline is given the
+  *pre-tokenized* text re-joined with single spaces, so both see the same words (BERT's own
+  pre-tokenizer leaves ``±5`` or ``10°C`` glued together where ours splits them); its offsets into
+  that text are mapped back to the raw text through the word index.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 NO_SPACE_BEFORE = set(".,;:!?)]}%")
 NO_SPACE_AFTER = set("([{")
 GLUE_BOTH_SIDES = set("-/'’")
+REFERENCE = "ner_pipeline_torch_fp32"
 
 
 def detokenize(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
@@ -53,42 +64,61 @@ def detokenize(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
     return text, offsets
 
 
-def load_texts(limit: int | None) -> tuple[list[str], list[set], int]:
-    """Raw texts, gold entity sets ``{(type, start, end)}`` and how many are held out (test + dev come first)."""
-    from biobert_ner.data import label_names, load_bundled_corpus
+def load_texts(corpus_name: str) -> tuple[list[str], list[str], list[set]]:
+    """Raw texts to time, and the test split's raw texts with their gold entities ``{(type, start, end)}``.
+
+    NCBI-disease times test sentences; the course corpus (80 test sentences) times its test,
+    validation and train sentences, in that order, to have as many.
+    """
+    from biobert_ner.data import label_names, load_data
     from biobert_ner.pretokenize import split_words
     from biobert_ner.schemes import spans_from_tags
 
-    corpus = load_bundled_corpus()
+    with contextlib.redirect_stdout(sys.stderr):
+        corpus = load_data(corpus_name)
     names = label_names(corpus)
-    texts, gold, held_out = [], [], 0
+    texts: dict[str, list[str]] = {}
+    gold = []
     for split in ("test", "validation", "train"):
+        texts[split] = []
         for tokens, tags in zip(corpus[split]["tokens"], corpus[split]["ner_tags"]):
             text, offsets = detokenize(tokens)
             if split_words(text) != list(tokens):
                 raise AssertionError(f"detokenized text does not pre-tokenize back to its words: {text!r}")
-            texts.append(text)
-            gold.append({(s.type, offsets[s.start][0], offsets[s.end - 1][1]) for s in spans_from_tags([names[t] for t in tags])})
-        if split != "train":
-            held_out = len(texts)
-    if limit:
-        texts, gold = texts[:limit], gold[:limit]
-    return texts, gold, min(held_out, len(texts))
+            texts[split].append(text)
+            if split == "test":
+                gold.append({(s.type, offsets[s.start][0], offsets[s.end - 1][1]) for s in spans_from_tags([names[t] for t in tags])})
+    timed = texts["test"] if corpus_name != "bundled" else texts["test"] + texts["validation"] + texts["train"]
+    return timed, texts["test"], gold
 
 
-def fine_tuned_model(work_dir: Path, epochs: int) -> Path:
-    """MiniLM fine-tuned on the bundled corpus (cached in ``work_dir``): realistic, confident predictions."""
+def fine_tuned_model(work_dir: Path, corpus_name: str, epochs: int, threads: int) -> Path:
+    """MiniLM fine-tuned on ``corpus_name`` (cached in ``work_dir``): realistic, confident predictions."""
     from biobert_ner.training import TrainingConfig, train
 
-    folder = work_dir / f"minilm-{epochs}epoch"
+    folder = work_dir / f"minilm-{corpus_name}-{epochs}epoch"
     if not (folder / "model" / "model.safetensors").is_file():
-        config = TrainingConfig(
-            model="minilm", data="bundled", output_dir=str(folder), epochs=epochs, batch_size=8, learning_rate=1e-4,
-            precision="fp32", checkpoint_every_epoch=False,
+        config = TrainingConfig(  # the course corpus is small (361 sentences): smaller batches, more updates
+            model="minilm", data=corpus_name, output_dir=str(folder), epochs=epochs, batch_size=8 if corpus_name == "bundled" else 16,
+            learning_rate=1e-4,
+            checkpoint_every_epoch=False, num_threads=threads, seed=42,
         )
         with contextlib.redirect_stdout(sys.stderr):  # library messages to stderr: stdout is the JSON
             train(config)
     return folder / "model"
+
+
+def exported_bundle(model_dir: Path, work_dir: Path) -> Path:
+    """The model's bundle with fused kernels, exported once (again when the model is newer)."""
+    from biobert_ner.export import export_bundle
+
+    bundle = work_dir / f"bundle-{model_dir.parent.name}-{model_dir.name}"
+    stamp = bundle / "bundle.json"
+    fresh = stamp.is_file() and stamp.stat().st_mtime >= (model_dir / "config.json").stat().st_mtime
+    if not fresh or not json.loads(stamp.read_text(encoding="utf-8"))["export"]["fuse"]:
+        with contextlib.redirect_stdout(sys.stderr):
+            export_bundle(model_dir, bundle, fuse=True)
+    return bundle
 
 
 Run = tuple[Callable[[list[str]], object], list[str]]  # a pipeline and the texts it is given
@@ -127,127 +157,169 @@ def hf_entities(hf_output: Sequence[dict], joined_words: Sequence, raw_words: Se
     return result
 
 
-def agreement(a: Sequence[set], b: Sequence[set]) -> dict:
-    """How alike two entity predictions are: identical texts, and entities in both / in either."""
-    both = sum(len(x & y) for x, y in zip(a, b))
-    either = sum(len(x | y) for x, y in zip(a, b))
-    return {
-        "identical_texts": sum(x == y for x, y in zip(a, b)),
-        "texts": len(a),
-        "entities_a": sum(map(len, a)),
-        "entities_b": sum(map(len, b)),
-        "entities_in_both": both,
-        "entity_jaccard": round(both / either, 4) if either else 1.0,
-    }
-
-
 def micro_f1(gold: Sequence[set], predicted: Sequence[set]) -> float:
     correct = sum(len(g & p) for g, p in zip(gold, predicted))
     n_gold, n_predicted = sum(map(len, gold)), sum(map(len, predicted))
     return round(2 * correct / (n_gold + n_predicted), 4) if n_gold + n_predicted else 0.0
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def machine() -> dict:
+    """The CPU (lscpu's model name), its count, and the load average when the benchmark started."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                cpu = line.split(":", 1)[1].strip()
+    load = [round(value, 2) for value in os.getloadavg()]
+    return {"cpu": cpu, "cpus": os.cpu_count(), "load_average_at_start": load, "shared_or_loaded": load[0] > 0.5,
+            "python": platform.python_version()}
+
+
+class Pipelines:
+    """The four runs on one model: transformers' pipeline (defaults, batch 32) and NerPipeline (PyTorch, ONNX Runtime)."""
+
+    def __init__(self, model_dir: Path, bundle: Path, batch_size: int, threads: int) -> None:
+        from transformers import pipeline
+
+        from biobert_ner.inference import NerPipeline
+
+        with contextlib.redirect_stdout(sys.stderr):  # library messages to stderr: stdout is the JSON
+            self.torch = NerPipeline.from_pretrained(model_dir, device="cpu", batch_size=batch_size)
+            self.onnx = NerPipeline.from_bundle(bundle, batch_size=batch_size, threads=threads)
+        self.hf = pipeline("token-classification", model=self.torch.model, tokenizer=self.torch.tokenizer,
+                           aggregation_strategy="first", device="cpu")
+        self.batch_sizes = {"hf_pipeline_defaults": getattr(self.hf, "_batch_size", None) or 1, "hf_pipeline_batch_size_32": 32,
+                            REFERENCE: batch_size, "ner_pipeline_onnx": batch_size}
+
+    def runs(self, texts: list[str]) -> dict[str, Run]:
+        joined = [joined_text(text) for text in texts]  # same words as ours, see the module docstring
+        return {
+            "hf_pipeline_defaults": (self.hf, joined),
+            "hf_pipeline_batch_size_32": (lambda inputs: self.hf(inputs, batch_size=32), joined),
+            REFERENCE: (self.torch, texts),
+            "ner_pipeline_onnx": (self.onnx, texts),
+        }
+
+    def entity_sets(self, name: str, texts: list[str], output) -> list[set]:
+        """``{(type, start, end)}`` per text, in the raw text, whichever pipeline made ``output``."""
+        from biobert_ner.pretokenize import pretokenize
+
+        if name.startswith("hf_"):
+            return [hf_entities(out, pretokenize(joined_text(text)), pretokenize(text)) for out, text in zip(output, texts)]
+        return [{(e.type, e.start, e.end) for e in entities} for entities in output]
+
+
+def joined_text(text: str) -> str:
+    from biobert_ner.pretokenize import pretokenize
+
+    return " ".join(word.text for word in pretokenize(text))
+
+
+def compare(pipelines: Pipelines, outputs: dict, texts: list[str], test_texts: list[str], gold: list[set]) -> dict:
+    """Per run: texts with the reference's entities; where not all, F1 against gold on the whole test split."""
+    sets = {name: pipelines.entity_sets(name, texts, output) for name, output in outputs.items()}
+    reference_f1 = micro_f1(gold, pipelines.entity_sets(REFERENCE, test_texts, pipelines.torch(test_texts)))
+    result: dict = {"reference_test_f1": reference_f1, "test_sentences": len(test_texts)}
+    for name, predicted in sets.items():
+        row = {"identical_texts": sum(a == b for a, b in zip(predicted, sets[REFERENCE])), "texts": len(texts),
+               "entities": sum(map(len, predicted)), "entities_in_both": sum(len(a & b) for a, b in zip(predicted, sets[REFERENCE]))}
+        if row["identical_texts"] < len(texts):
+            run, given = pipelines.runs(test_texts)[name]
+            f1 = micro_f1(gold, pipelines.entity_sets(name, test_texts, run(given)))
+            row.update({"test_f1": f1, "test_f1_change": round(f1 - reference_f1, 4)})
+        result[name] = row
+    return result
+
+
+def report(args, model_dir: Path, bundle: Path, pipelines: Pipelines, texts: list[str], seconds: dict, agreement: dict, started: dict) -> dict:
+    import onnxruntime
+    import torch
+    import transformers
+
+    speed = {
+        name: {"batch_size": pipelines.batch_sizes[name], "seconds": round(value, 3), "texts_per_s": round(len(texts) / value, 1),
+               "vs_hf_defaults": round(seconds["hf_pipeline_defaults"] / value, 2)}
+        for name, value in seconds.items()
+    }
+    info = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
+    return {
+        "benchmark": "inference",
+        "date": started["date"],
+        "command": " ".join(["python", "benchmarks/bench_inference.py", *sys.argv[1:]]),
+        "machine": {**started["machine"], "threads": args.threads},
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "onnxruntime": onnxruntime.__version__},
+        "model": {"dir": str(model_dir), "type": pipelines.torch.model.config.model_type, "labels": pipelines.torch.label_names,
+                  "parameters_millions": round(sum(p.numel() for p in pipelines.torch.model.parameters()) / 1e6, 1),
+                  "bundle": str(bundle), "fused_kernels": info["export"]["fused_kernels"]},
+        "texts": {"corpus": args.corpus, "splits": "test" if args.corpus != "bundled" else "test, validation, train", "count": len(texts), "characters": sum(map(len, texts)),
+                  "sub_words": sum(e.num_tokens for e in pipelines.torch.encode_batch(texts))},
+        "repeats": args.repeats,
+        "speed": speed,
+        "onnx_vs_hf_defaults": speed["ner_pipeline_onnx"]["vs_hf_defaults"],
+        "onnx_vs_torch": round(seconds[REFERENCE] / seconds["ner_pipeline_onnx"], 2),
+        "agreement_with_" + REFERENCE: agreement,
+    }
+
+
+def markdown(result: dict) -> str:
+    """Table rows for benchmarks/README.md."""
+    names = {"hf_pipeline_defaults": "HF pipeline, defaults", "hf_pipeline_batch_size_32": "HF pipeline, `batch_size=32`",
+             REFERENCE: "`NerPipeline`, PyTorch fp32", "ner_pipeline_onnx": "`NerPipeline`, ONNX Runtime (fused bundle)"}
+    agreement = result["agreement_with_" + REFERENCE]
+    lines = ["| pipeline | batch | seconds | texts/s | vs HF defaults | identical entities | test F1 change |", "|---|---|---|---|---|---|---|"]
+    for name, row in result["speed"].items():
+        same = agreement[name]
+        change = f"{same['test_f1_change']:+.4f}" if "test_f1_change" in same else "identical"
+        lines.append(f"| {names[name]} | {row['batch_size']} | {row['seconds']} | {row['texts_per_s']} | {row['vs_hf_defaults']}x | "
+                     f"{same['identical_texts']}/{same['texts']} | {change} |")
+    lines.append(f"\nreference test F1 ({agreement['test_sentences']} sentences): {agreement['reference_test_f1']}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the course corpus (bundled) instead of NCBI-disease; nothing saved")
+    parser.add_argument("--model-dir", help="a model fine-tuned on the corpus (default: MiniLM fine-tuned here, cached in --work-dir)")
+    parser.add_argument("--work-dir", default=str(REPO / "build" / "bench-inference"), help="where the model and its bundle are cached")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs of the MiniLM fine-tuning when no --model-dir is given")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads = ONNX Runtime intra-op threads, for every run")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass of both NerPipeline backends")
+    parser.add_argument("--texts", type=int, default=500, help="how many test sentences are timed (0: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per run (the median is reported)")
+    parser.add_argument("--output", default=None, help="JSON file to write (default: benchmarks/results/inference.json; none with --quick)")
+    parser.add_argument("--markdown", action="store_true", help="also print table rows for benchmarks/README.md (to stderr)")
+    args = parser.parse_args(argv)
+    args.corpus = "bundled" if args.quick else "ncbi-disease"
+    if args.output is None and not args.quick:
+        args.output = str(REPO / "benchmarks" / "results" / "inference.json")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", help="a fine-tuned model folder (default: MiniLM fine-tuned here, cached in --work-dir)")
-    parser.add_argument("--work-dir", default=str(REPO / "runs" / "bench-inference"), help="where the benchmark model is cached")
-    parser.add_argument("--epochs", type=int, default=1, help="epochs of the MiniLM fine-tuning when no --model-dir is given")
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch CPU threads, the same for every pipeline")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per pipeline (the median is reported)")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N texts")
-    parser.add_argument("--batch-size", type=int, default=32, help="NerPipeline windows per forward pass")
-    args = parser.parse_args(argv)
-
+    started = {"machine": machine(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    args = parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
-    import transformers
-    from transformers import pipeline
-
-    from biobert_ner.inference import NerPipeline
-    from biobert_ner.pretokenize import pretokenize
 
     torch.set_num_threads(args.threads)
-    model_dir = Path(args.model_dir) if args.model_dir else fine_tuned_model(Path(args.work_dir), args.epochs)
-    texts, gold, held_out = load_texts(args.limit)
-    with contextlib.redirect_stdout(sys.stderr):  # library messages to stderr: stdout is the JSON
-        ours = NerPipeline.from_pretrained(model_dir, device="cpu", batch_size=args.batch_size)
-        ours_bf16 = NerPipeline.from_pretrained(model_dir, device="cpu", batch_size=args.batch_size, precision="bf16")
-    hf = pipeline("token-classification", model=ours.model, tokenizer=ours.tokenizer, aggregation_strategy="first", device="cpu")
-    hf_defaults = {"batch_size": getattr(hf, "_batch_size", None) or 1}
-
-    raw_words = [pretokenize(text) for text in texts]
-    joined = [" ".join(word.text for word in words) for words in raw_words]
-    joined_words = [pretokenize(text) for text in joined]
-
-    def entity_sets(entities_per_text) -> list[set]:
-        return [{(e.type, e.start, e.end) for e in entities} for entities in entities_per_text]
-
-    runs: dict[str, Run] = {
-        "ner_pipeline_fp32": (ours, texts),
-        "ner_pipeline_bf16": (ours_bf16, texts),
-        "hf_pipeline_defaults": (hf, joined),  # same words as ours, see the module docstring
-        "hf_pipeline_batch_size_32": (lambda inputs: hf(inputs, batch_size=32), joined),
-    }
-    batch_sizes = {"ner_pipeline_fp32": args.batch_size, "ner_pipeline_bf16": args.batch_size,
-                   "hf_pipeline_defaults": hf_defaults["batch_size"], "hf_pipeline_batch_size_32": 32}
-    seconds, outputs = timed_round_robin(runs, args.repeats)
-    results = {
-        name: {"seconds": round(seconds[name], 3), "texts_per_s": round(len(texts) / seconds[name], 1), "batch_size": batch_sizes[name]}
-        for name in runs
-    }
-    fp32_out, bf16_out = outputs["ner_pipeline_fp32"], outputs["ner_pipeline_bf16"]
-    hf_out, hf_batched_out = outputs["hf_pipeline_defaults"], outputs["hf_pipeline_batch_size_32"]
-
-    fp32 = entity_sets(fp32_out)
-    bf16 = entity_sets(bf16_out)
-    theirs = [hf_entities(out, jw, rw) for out, jw, rw in zip(hf_out, joined_words, raw_words)]
-    theirs_batched = [hf_entities(out, jw, rw) for out, jw, rw in zip(hf_batched_out, joined_words, raw_words)]
-    scores = {(i, e.type, e.start, e.end): e.score for i, entities in enumerate(fp32_out) for e in entities}
-    hf_scores = {}
-    for i, (out, jw, rw) in enumerate(zip(hf_out, joined_words, raw_words)):
-        for entity in out:
-            (key,) = hf_entities([entity], jw, rw)
-            hf_scores[(i, *key)] = float(entity["score"])
-    shared = scores.keys() & hf_scores.keys()
-    report = {
-        "benchmark": "inference",
-        "date": datetime.date.today().isoformat(),
-        "machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version()},
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
-        "model": {"dir": str(model_dir), "type": ours.model.config.model_type, "labels": ours.label_names,
-                  "parameters_millions": round(sum(p.numel() for p in ours.model.parameters()) / 1e6, 1)},
-        "texts": {"count": len(texts), "held_out": held_out, "characters": sum(map(len, texts)),
-                  "words": sum(map(len, raw_words)), "sub_words": sum(e.num_tokens for e in ours.encode_batch(texts))},
-        "speed": results,
-        "speedup_fp32_vs_hf_defaults": round(results["hf_pipeline_defaults"]["seconds"] / results["ner_pipeline_fp32"]["seconds"], 2),
-        "speedup_fp32_vs_hf_batch_size_32": round(results["hf_pipeline_batch_size_32"]["seconds"] / results["ner_pipeline_fp32"]["seconds"], 2),
-        "speedup_bf16_vs_fp32": round(results["ner_pipeline_fp32"]["seconds"] / results["ner_pipeline_bf16"]["seconds"], 2),
-        "agreement_fp32_vs_hf": {**agreement(fp32, theirs),
-                                 "scores_compared": len(shared),
-                                 "max_score_difference": round(max((abs(scores[k] - hf_scores[k]) for k in shared), default=0.0), 6)},
-        "agreement_hf_defaults_vs_hf_batched": agreement(theirs, theirs_batched),
-        "agreement_bf16_vs_fp32": agreement(fp32, bf16),
-        "f1_vs_gold_held_out": {
-            "sentences": held_out,
-            "ner_pipeline_fp32": micro_f1(gold[:held_out], fp32[:held_out]),
-            "ner_pipeline_bf16": micro_f1(gold[:held_out], bf16[:held_out]),
-            "hf_pipeline": micro_f1(gold[:held_out], theirs[:held_out]),
-        },
-    }
-    report["f1_vs_gold_held_out"]["bf16_minus_fp32"] = round(
-        report["f1_vs_gold_held_out"]["ner_pipeline_bf16"] - report["f1_vs_gold_held_out"]["ner_pipeline_fp32"], 4
-    )
-    print(json.dumps(report, indent=2))
+    torch.set_num_interop_threads(1)
+    work_dir = Path(args.work_dir)
+    model_dir = Path(args.model_dir) if args.model_dir else fine_tuned_model(work_dir, args.corpus, args.epochs, args.threads)
+    print(f"model: {model_dir}" + ("" if args.model_dir else f" (MiniLM fine-tuned {args.epochs} epoch(s) on {args.corpus})"), file=sys.stderr)
+    bundle = exported_bundle(model_dir, work_dir)
+    timed, test_texts, gold = load_texts(args.corpus)
+    texts = timed[: args.texts] if args.texts else timed
+    pipelines = Pipelines(model_dir, bundle, args.batch_size, args.threads)
+    seconds, outputs = timed_round_robin(pipelines.runs(texts), args.repeats)
+    agreement = compare(pipelines, outputs, texts, test_texts, gold)
+    result = report(args, model_dir, bundle, pipelines, texts, seconds, agreement, started)
+    print(json.dumps(result, indent=2))
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    if args.markdown:
+        print(markdown(result), file=sys.stderr)
     return 0
 
 
