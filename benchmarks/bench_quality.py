@@ -93,6 +93,7 @@ def run_trainer_recipe(dataset, args, seed: int, tuned: bool) -> dict:
     model = outcome.pop("model")
     tokenizer = load_tokenizer(resolve_model(args.model).source)
     outcome.pop("dev_f1", None)
+    outcome.pop("test_f1", None)
     return {**scores(model, tokenizer, dataset), **outcome}
 
 
