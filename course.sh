@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Set everything up and open the course in JupyterLab.
-#   ./course.sh             # opens JupyterLab on notebooks/
-#   ./course.sh --headless  # executes every notebook with papermill into build/notebooks/ instead
-# Extra arguments after --headless go to the runner, e.g. ./course.sh --headless --profile full
+#   ./course.sh                # opens JupyterLab on notebooks/
+#   ./course.sh --headless     # executes every notebook with papermill into build/notebooks/ instead
+#   ./course.sh --headless 00  # only notebook 00; extra arguments go to the runner, e.g. --profile full
+# Extra arguments without --headless go to JupyterLab, e.g. ./course.sh --no-browser --port 8889
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/env.sh
 if [ "${1:-}" = "--headless" ]; then
     shift
-    exec python -m biobert_ner.cli run-notebooks "$@"
+    exec python -m biobert_ner run-notebooks "$@"
 fi
-exec jupyter lab --notebook-dir=notebooks "$@"
+jupyter_flags=(--notebook-dir=notebooks)
+if [ "$(id -u)" = 0 ]; then
+    # Containers and many cloud notebooks run as root; Jupyter refuses that unless told it is meant.
+    echo "course.sh: running as root, so JupyterLab is started with --allow-root" >&2
+    jupyter_flags+=(--allow-root)
+fi
+exec jupyter lab "${jupyter_flags[@]}" "$@"
