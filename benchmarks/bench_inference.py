@@ -241,6 +241,8 @@ def report(args, model_dir: Path, bundle: Path, pipelines: Pipelines, texts: lis
                "vs_hf_defaults": round(seconds["hf_pipeline_defaults"] / value, 2)}
         for name, value in seconds.items()
     }
+    from biobert_ner.paths import relative  # stored JSON: paths relative to the repository, the same on every machine
+
     info = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
     return {
         "benchmark": "inference",
@@ -248,9 +250,9 @@ def report(args, model_dir: Path, bundle: Path, pipelines: Pipelines, texts: lis
         "command": " ".join(["python", "benchmarks/bench_inference.py", *sys.argv[1:]]),
         "machine": {**started["machine"], "threads": args.threads},
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "onnxruntime": onnxruntime.__version__},
-        "model": {"dir": str(model_dir), "type": pipelines.torch.model.config.model_type, "labels": pipelines.torch.label_names,
+        "model": {"dir": relative(model_dir), "type": pipelines.torch.model.config.model_type, "labels": pipelines.torch.label_names,
                   "parameters_millions": round(sum(p.numel() for p in pipelines.torch.model.parameters()) / 1e6, 1),
-                  "bundle": str(bundle), "fused_kernels": info["export"]["fused_kernels"]},
+                  "bundle": relative(bundle), "fused_kernels": info["export"]["fused_kernels"]},
         "texts": {"corpus": args.corpus, "splits": "test" if args.corpus != "bundled" else "test, validation, train", "count": len(texts), "characters": sum(map(len, texts)),
                   "sub_words": sum(e.num_tokens for e in pipelines.torch.encode_batch(texts))},
         "repeats": args.repeats,
