@@ -18,20 +18,17 @@ the committed exercises are exactly what the generator makes.
 :func:`grade_notebook` executes a notebook (every cell, errors or not) and reports each test
 cell as passed or failed, with what it raised and printed (cut to a few lines)::
 
-    python -m biobert_ner.grading exercises/03_label_alignment.ipynb
     biobert-ner grade exercises/03_label_alignment.ipynb
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .checks import check_against  # noqa: F401  (test cells of exercises saved before checks.py call grading.check_against)
 
@@ -363,65 +360,3 @@ def grade_notebook(
     if output is not None:
         nbformat.write(notebook, str(output))
     return report
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options of ``biobert-ner grade`` (also those of ``python -m biobert_ner.grading``)."""
-    parser.add_argument("notebooks", nargs="+", help="notebooks to grade (e.g. exercises/03_label_alignment.ipynb)")
-    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per cell")
-    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
-    parser.add_argument("--save", metavar="FOLDER", help="also save each executed notebook into FOLDER")
-    return parser
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Grade what parsed ``args`` name; exit status 0 only when every test of every notebook passed."""
-    import json
-
-    reports = []
-    for name in args.notebooks:
-        path = Path(name)
-        if not path.is_file():
-            print(f"{name}: no such notebook", file=sys.stderr)
-            return 2
-        saved = None
-        if args.save:
-            Path(args.save).mkdir(parents=True, exist_ok=True)
-            saved = Path(args.save) / path.name
-        report = grade_notebook(path, timeout=args.timeout, output=saved)
-        reports.append(report)
-        if not args.json:
-            print(report, flush=True)
-    if args.json:
-        print(json.dumps([report.to_dict() for report in reports], indent=2))
-    return 0 if all(report.passed for report in reports) else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_arguments(argparse.ArgumentParser(prog="biobert-ner grade", description="Run a notebook and grade its exercises."))
-    return run_from_args(parser.parse_args(argv))
-
-
-def make_exercises_main(argv: Sequence[str] | None = None) -> int:
-    """``scripts/make_exercises.py``: write ``exercises/`` from ``solutions/`` (``--check``: only report drift)."""
-    parser = argparse.ArgumentParser(prog="make_exercises", description="Generate exercises/ from solutions/ (nbgrader ClearSolutions).")
-    parser.add_argument("--solutions", default=None, help="folder of solution notebooks (default: solutions/)")
-    parser.add_argument("--exercises", default=None, help="output folder (default: exercises/)")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if exercises/ is not what would be generated")
-    args = parser.parse_args(argv)
-    changed = generate_exercises(args.solutions, args.exercises, check=args.check)
-    for path in changed:
-        print(f"{'out of date' if args.check else 'wrote'}: {path}")
-    if args.check and changed:
-        print("exercises/ differs from what scripts/make_exercises.py generates: run it and commit the result", file=sys.stderr)
-        return 1
-    if not changed:
-        print("exercises are up to date")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,17 +10,15 @@
 
 Notebooks run with their own folder as the working directory, as in JupyterLab.
 
-    python -m biobert_ner.notebook_runner                     # all, quick profile, into build/notebooks
-    python -m biobert_ner.notebook_runner --profile full 06   # one notebook, full profile
-    python -m biobert_ner.notebook_runner --in-place 01 03    # refresh the stored outputs
+    python -m biobert_ner run-notebooks                     # all, quick profile, into build/notebooks
+    python -m biobert_ner run-notebooks --profile full 06   # one notebook, full profile
+    python -m biobert_ner run-notebooks --in-place 01 03    # refresh the stored outputs
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,65 +199,3 @@ def execute_in_place(paths: Iterable[str | os.PathLike[str]], *, timeout: int = 
         if verbose:
             print(f"{path.name}: {seconds:.1f} s {'saved' if run.ok else 'FAILED (not saved): ' + error_summary(error)}", flush=True)
     return runs
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options of ``biobert-ner run-notebooks`` (also those of ``python -m biobert_ner.notebook_runner``)."""
-    parser.add_argument("names", nargs="*", help="notebooks to run, by number (04) or file name; default: all")
-    parser.add_argument("--profile", choices=["quick", "full"], default=None,
-                        help="course profile (default: $BIOBERT_NER_PROFILE, else quick)")
-    parser.add_argument("--notebooks-dir", default=None, help="folder of the notebooks (default: the course's notebooks/)")
-    parser.add_argument("--output-dir", default=None, help="where executed copies go (default: the course's build/notebooks)")
-    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra papermill parameter, e.g. -p epochs=3 (value read as Python literal when it is one)")
-    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per cell")
-    parser.add_argument("--stop-on-error", action="store_true", help="stop at the first notebook that fails")
-    parser.add_argument("--in-place", action="store_true",
-                        help="re-execute the notebooks and store their outputs in the files themselves (quick profile)")
-    return parser
-
-
-def parse_parameters(items: Sequence[str]) -> dict:
-    import ast
-
-    values = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or not name.isidentifier():
-            raise SystemExit(f"bad parameter {item!r}: expected NAME=VALUE")
-        try:
-            values[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            values[name] = text
-    return values
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run what parsed ``args`` ask for; the exit status (1 when a notebook failed)."""
-    if args.in_place:
-        if args.profile not in (None, "quick") or args.parameter:
-            raise SystemExit("--in-place stores quick-profile outputs; it takes no --profile full or -p")
-        runs = execute_in_place(notebook_paths(args.notebooks_dir, args.names), timeout=args.timeout)
-    else:
-        runs = run_notebooks(
-            args.notebooks_dir,
-            args.output_dir,
-            profile=args.profile,
-            names=args.names,
-            parameters=parse_parameters(args.parameter),
-            timeout=args.timeout,
-            stop_on_error=args.stop_on_error,
-        )
-    return 0 if all(run.ok for run in runs) else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_arguments(argparse.ArgumentParser(prog="biobert-ner run-notebooks", description=__doc__.splitlines()[0]))
-    return run_from_args(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from biobert_ner import cli, export, golden
+from biobert_ner.cli import predict_commands
 from biobert_ner.bundle import BUNDLE_FILES, OnnxBackend, onnx_session
 from biobert_ner.export import ExportParityError, check_bundle, export_bundle
 from biobert_ner.golden import GOLDEN_TEXTS, float32_list, utf16_offset
@@ -66,8 +67,9 @@ def test_command_line_arguments(tmp_path: Path) -> None:
     model.mkdir()
     (model / "config.json").write_text("{}")
     args = parser.parse_args(["export", "--model-dir", str(model), "-o", "runs/x/bundle", "--max-length", "128"])
-    assert (args.model_dir, args.output, args.max_length, args.stride, args.tiny, args.fuse) == (model, "runs/x/bundle", 128, 64, False, True)
-    assert (args.opset, args.tolerance, args.texts) == (None, 1e-4, None)
+    settings = predict_commands.export_settings(args)  # the flags typed, ExportConfig's defaults for the rest
+    assert (args.model_dir, args.output, settings.max_length, settings.stride, args.tiny, settings.fuse) == (model, "runs/x/bundle", 128, 64, False, True)
+    assert (settings.opset, settings.tolerance, args.texts) == (None, 1e-4, None)
     assert parser.parse_args(["export", "--tiny", "-o", "x", "--no-fuse"]).fuse is False
     with pytest.raises(cli.UsageError, match="--model-dir --tiny"):
         parser.parse_args(["export", "-o", "x"])  # a model (or --tiny) is required
