@@ -213,7 +213,7 @@ def test_predict_with_a_bundle_runs_onnx_runtime_and_prints_the_same_lines(capsy
 @pytest.mark.parametrize(
     ("flags", "fragment"),
     [
-        (["--max-length", "128"], "--max-length: a bundle runs with the max_length and stride it was exported with"),
+        (["--max-length", "128"], "--window-length: a bundle runs with the window length and stride it was exported with"),
         (["--stride", "8"], "--stride: a bundle runs with"),
         (["--precision", "bf16"], "--precision bf16: a bundle runs in fp32"),
         (["--device", "cuda"], "--device cuda: a bundle runs on the CPU"),

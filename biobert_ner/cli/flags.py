@@ -9,7 +9,8 @@ its documentation (the ``# comment`` next to each field). :func:`settings_flags`
   settings saved in a model folder or a bundle) and the class defaults fill in the rest;
 * the help is the comment next to the field, with the class default;
 * one spelling per flag (``--max-length``, not also ``--max_length``), as for the other flags;
-* ``none`` is accepted for an ``int | None`` setting.
+* ``none`` is accepted for an ``int | None`` setting;
+* a renamed setting keeps its old flag as a second spelling (:data:`OLD_SPELLINGS`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .core import UsageError
+
+# Flags that users (and scripts) typed before a setting was renamed: still accepted.
+OLD_SPELLINGS = {"window_length": ["--max-length"]}  # inference windows were "max_length" before they got their own name
 
 
 def field_help(cls: type) -> dict[str, str]:
@@ -63,7 +67,7 @@ def settings_flags(cls: type) -> argparse.ArgumentParser:
         if action.dest not in defaults:
             continue
         # HfArgumentParser adds --max_length and --max-length; the command line spells flags with hyphens only
-        action.option_strings = [option for option in action.option_strings if "_" not in option]
+        action.option_strings = [option for option in action.option_strings if "_" not in option] + OLD_SPELLINGS.get(action.dest, [])
         action.default = argparse.SUPPRESS
         flag = f"--{action.dest.replace('_', '-')}"
         if action.option_strings == [f"--no-{flag[2:]}"]:

@@ -31,7 +31,7 @@ def add_predict(parser: argparse.ArgumentParser) -> None:
         'Output: one JSON object per input line, in order (blank lines included): '
         '{"text": ..., "entities": [{"type", "text", "start", "end", "score"}]}, '
         "offsets are half-open character offsets into text. "
-        "With --bundle, the windows are the bundle's own (its max_length and stride)."
+        "With --bundle, the windows are the bundle's own (window length and stride)."
     )
 
 
@@ -47,10 +47,7 @@ def load_pipeline(args: argparse.Namespace):
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     with contextlib.redirect_stdout(sys.stderr):
-        return NerPipeline.from_pretrained(
-            args.model_dir, device=args.device, batch_size=config.batch_size, max_length=config.max_length,
-            stride=config.stride, precision=config.precision,
-        )
+        return NerPipeline.from_pretrained(args.model_dir, config, device=args.device)
 
 
 def load_bundle_pipeline(args: argparse.Namespace):
@@ -58,9 +55,9 @@ def load_bundle_pipeline(args: argparse.Namespace):
     from ..inference import NerPipeline
 
     typed = typed_settings(args, InferenceConfig)
-    fixed = [f"--{name.replace('_', '-')}" for name in ("max_length", "stride") if name in typed]
+    fixed = [f"--{name.replace('_', '-')}" for name in ("window_length", "stride") if name in typed]
     if fixed:
-        raise UsageError(f"{' and '.join(fixed)}: a bundle runs with the max_length and stride it was exported with")
+        raise UsageError(f"{' and '.join(fixed)}: a bundle runs with the window length and stride it was exported with")
     precision = Precision(typed.get("precision", Precision.FP32))
     if precision is not Precision.FP32:
         raise UsageError(f"--precision {precision.value}: a bundle runs in fp32 (bf16 is for --model-dir)")
@@ -157,10 +154,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory() as scratch:
             model_dir = save_tiny_test_model(Path(scratch) / "tiny", tiny_model_texts()) if args.tiny else args.model_dir
-            export_bundle(
-                model_dir, args.output, max_length=config.max_length, stride=config.stride, opset=config.opset, fuse=config.fuse,
-                fixture_texts=texts, tolerance=config.tolerance, model_name="tiny-random-bert" if args.tiny else None,
-            )
+            export_bundle(model_dir, args.output, config, fixture_texts=texts, model_name="tiny-random-bert" if args.tiny else None)
     except ExportParityError as error:
         print(error)
         print("export: no bundle written (ONNX Runtime and PyTorch disagree)")
