@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .alignment import IGNORE_INDEX, align_labels, word_label_ids
+from .alignment import IGNORE_INDEX, align_labels, encode_words, word_label_ids
 from .schemes import OUTSIDE, Span, repair_iob2, spans_from_tags
 
 # ---------------------------------------------------------------- predictions per word
@@ -69,7 +69,7 @@ def predict_words(
     sentences, gold = _sentences_and_gold(split)
     id2label = {int(i): label for i, label in model.config.id2label.items()}
     device = next(model.parameters()).device
-    encodings = tokenizer(sentences, is_split_into_words=True, truncation=True, max_length=max_length)
+    encodings = encode_words(tokenizer, sentences, max_length=max_length)
     # Sorted by length, so each batch needs little padding; results are put back in order below.
     order = sorted(range(len(sentences)), key=lambda i: len(encodings["input_ids"][i]))
     if accelerator is not None:

@@ -37,7 +37,7 @@ from typing import Protocol, Sequence, overload
 import numpy as np
 import torch
 
-from .alignment import Entity, Window, entities_from_word_tags, merge_window_predictions, plan_windows, word_label_ids
+from .alignment import Entity, Window, encode_words, entities_from_word_tags, merge_window_predictions, plan_windows, word_label_ids
 from .pretokenize import Word, pretokenize
 from .schemes import OUTSIDE
 
@@ -138,13 +138,8 @@ def encode_documents(
     to_tokenize = [i for i, words in enumerate(all_words) if words]  # the tokenizer rejects an empty word list
     encodings = {}
     if to_tokenize:
-        batch = tokenizer(
-            [[word.text for word in all_words[i]] for i in to_tokenize],
-            is_split_into_words=True,
-            add_special_tokens=False,  # windows get their own [CLS]/[SEP]
-            truncation=False,  # long texts are windowed, never cut
-            verbose=False,  # no "sequence longer than the maximum" warning: that is what windows are for
-        )
+        # no [CLS]/[SEP] (each window gets its own), never cut (long texts are windowed)
+        batch = encode_words(tokenizer, [[word.text for word in all_words[i]] for i in to_tokenize], max_length=None)
         for row, i in enumerate(to_tokenize):
             encodings[i] = (batch["input_ids"][row], batch.word_ids(row))
     documents = []
