@@ -293,21 +293,6 @@ def _cell_text(cell) -> str:
     return _cut(_without_progress_bars(_strip_ansi("".join(parts))).strip())
 
 
-def _kernel_config():
-    """Kernel settings for a quiet run: an encrypted channel (or local sockets), so ipykernel has nothing to warn about.
-
-    Over plain TCP ipykernel warns at every start that the traffic is unencrypted, a line the
-    student cannot act on. With CurveZMQ keys provisioned by the kernel manager the channel is
-    encrypted; where pyzmq lacks CurveZMQ, IPC sockets keep the traffic off the network.
-    """
-    import zmq
-    from traitlets.config import Config
-
-    if zmq.has("curve"):
-        return Config({"KernelManager": {"transport_encryption": "auto"}})
-    return Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else Config()
-
-
 def grade_notebook(
     path: str | os.PathLike[str],
     *,
@@ -323,26 +308,18 @@ def grade_notebook(
     The notebook runs with its own folder as working directory and the default (quick) profile.
     """
     import nbformat
-    from nbclient import NotebookClient
+
+    from .notebook_runner import execute_notebook
 
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
-    environment = {key: value for key, value in os.environ.items() if key != "BIOBERT_NER_PROFILE"}
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        allow_errors=True,  # run every cell: each test is reported on its own
-        resources={"metadata": {"path": str(path.parent.resolve())}},
-        record_timing=False,
-        config=_kernel_config(),
-    )
     start = time.perf_counter()
     report = GradeReport(str(path))
-    try:
-        client.execute(env=environment)
-    except Exception as error:  # a cell timeout or a dead kernel: what ran so far is still graded
-        report.other_errors.append(f"execution stopped: {type(error).__name__}: {error}")
+    # allow_errors: every cell runs, each test is reported on its own; what stops the run
+    # (a cell timeout, a dead kernel) still leaves what ran so far to be graded
+    error = execute_notebook(notebook, path.parent, timeout=timeout, allow_errors=True, keep_profile=False)
+    if error is not None:
+        report.other_errors.append(f"execution stopped: {error}")
     report.seconds = time.perf_counter() - start
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":

@@ -1,8 +1,12 @@
-"""Executing the course notebooks: with papermill into ``build/notebooks/``, or in place.
+"""Executing notebooks: the course's into ``build/notebooks/`` or in place, and any one for grading.
+
+:func:`execute_notebook` is the one way a notebook runs here (nbclient, a quiet kernel, the
+notebook's folder as working directory); running the course, refreshing stored outputs and
+grading (:mod:`biobert_ner.grading`) all go through it.
 
 * :func:`run_notebooks` is what ``./course.sh --headless`` and ``biobert-ner run-notebooks``
-  call, and what the notebook test runs: every ``NN_*.ipynb`` of a folder, in order, with
-  papermill, the ``profile`` parameter injected, outputs written to ``build/notebooks/``; the
+  call, and what the notebook test runs: every ``NN_*.ipynb`` of a folder, in order, the
+  ``profile`` parameter injected as papermill does, outputs written to ``build/notebooks/``; the
   time of each notebook is printed and returned.
 * :func:`execute_in_place` re-runs the committed notebooks and saves their outputs back, so
   the outputs in the repository are exactly what a run produces (then cleaned of the
@@ -23,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from .course import PROFILE_ENV
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
 DEFAULT_TIMEOUT = 1800  # seconds per cell; the full profile trains for a while in one cell
@@ -83,6 +89,67 @@ def clean_notebook(notebook) -> None:
             data.pop("application/vnd.jupyter.widget-view+json", None)
 
 
+def kernel_environment(*, keep_profile: bool = True) -> dict[str, str]:
+    """The environment a notebook kernel gets: ours, less ``BIOBERT_NER_PROFILE`` unless ``keep_profile``.
+
+    Stored outputs and grading always use the default (quick) profile, whatever the shell says.
+    """
+    return {key: value for key, value in os.environ.items() if keep_profile or key != PROFILE_ENV}
+
+
+def quiet_kernel_config():
+    """Kernel settings for a quiet run: an encrypted channel (or local sockets), so ipykernel has nothing to warn about.
+
+    Over plain TCP ipykernel warns at every start that the traffic is unencrypted, a line the
+    student cannot act on. With CurveZMQ keys provisioned by the kernel manager the channel is
+    encrypted; where pyzmq lacks CurveZMQ, IPC sockets keep the traffic off the network.
+    """
+    import zmq
+    from traitlets.config import Config
+
+    if zmq.has("curve"):
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else Config()
+
+
+def execute_notebook(
+    notebook, folder: str | os.PathLike[str], *, timeout: int = DEFAULT_TIMEOUT, allow_errors: bool = False,
+    keep_profile: bool = True,
+) -> str | None:
+    """Run the cells of ``notebook`` (changed in place) with ``folder`` as working directory: the one way notebooks run.
+
+    ``allow_errors``: run every cell even after one fails (grading reports each test). Returns
+    ``None``, or the error that stopped the run as one ``"Type: message"`` string.
+    """
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name=KERNEL_NAME,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(Path(folder).resolve())}},
+        record_timing=False,
+        config=quiet_kernel_config(),
+    )
+    try:
+        client.execute(env=kernel_environment(keep_profile=keep_profile))
+    except Exception as exception:  # a failing cell, a timeout or a dead kernel alike
+        return f"{type(exception).__name__}: {exception}"
+    return None
+
+
+def with_parameters(notebook, parameters: dict):
+    """The notebook with papermill's injected-parameters cell after its ``parameters`` cell."""
+    from nbformat import NotebookNode
+    from papermill.parameterize import parameterize_notebook
+
+    notebook.metadata.setdefault("papermill", NotebookNode())
+    for cell in notebook.cells:  # papermill finds the parameters cell by tag and expects every cell to have tags
+        cell.metadata.setdefault("tags", [])
+    return parameterize_notebook(notebook, parameters, kernel_name=KERNEL_NAME, language="python")
+
+
 def run_notebook(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -90,33 +157,26 @@ def run_notebook(
     profile: str | None = None,
     parameters: dict | None = None,
     timeout: int = DEFAULT_TIMEOUT,
-    log_output: bool = False,
 ) -> NotebookRun:
-    """Execute one notebook with papermill (``profile`` and ``parameters`` injected) into ``output``."""
-    import papermill
+    """Execute one notebook (``profile`` and ``parameters`` injected as papermill does) into ``output``.
+
+    The executed copy is written even when a cell fails: its outputs show where and why.
+    """
+    import nbformat
 
     source, output = Path(source), Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     values = dict(parameters or {})
     if profile is not None:
         values["profile"] = profile
+    notebook = nbformat.read(source, as_version=4)
+    if values:
+        notebook = with_parameters(notebook, values)
     start = time.perf_counter()
-    error = None
-    try:
-        papermill.execute_notebook(
-            str(source),
-            str(output),
-            parameters=values,
-            kernel_name=KERNEL_NAME,
-            cwd=str(source.parent),
-            execution_timeout=timeout,
-            progress_bar=False,
-            log_output=log_output,
-            report_mode=False,
-        )
-    except Exception as exception:  # papermill.PapermillExecutionError and kernel deaths alike
-        error = f"{type(exception).__name__}: {exception}"
-    return NotebookRun(source.name, source, output, time.perf_counter() - start, error)
+    error = execute_notebook(notebook, source.parent, timeout=timeout)
+    seconds = time.perf_counter() - start
+    nbformat.write(notebook, output)
+    return NotebookRun(source.name, source, output, seconds, error)
 
 
 def run_notebooks(
@@ -168,28 +228,16 @@ def execute_in_place(paths: Iterable[str | os.PathLike[str]], *, timeout: int = 
     """Re-execute notebooks and save the outputs into the same files (the committed outputs).
 
     Runs with the default profile (``BIOBERT_NER_PROFILE`` is removed from the kernel's
-    environment), so stored outputs are always those of the quick profile.
+    environment), so stored outputs are always those of the quick profile. A notebook that
+    fails is not saved.
     """
     import nbformat
-    from nbclient import NotebookClient
 
     runs = []
-    environment = {key: value for key, value in os.environ.items() if key != "BIOBERT_NER_PROFILE"}
     for path in map(Path, paths):
         notebook = nbformat.read(path, as_version=4)
-        client = NotebookClient(
-            notebook,
-            timeout=timeout,
-            kernel_name=KERNEL_NAME,
-            resources={"metadata": {"path": str(path.parent)}},
-            record_timing=False,
-        )
         start = time.perf_counter()
-        error = None
-        try:
-            client.execute(env=environment)
-        except Exception as exception:
-            error = f"{type(exception).__name__}: {exception}"
+        error = execute_notebook(notebook, path.parent, timeout=timeout, keep_profile=False)
         seconds = time.perf_counter() - start
         if error is None:
             clean_notebook(notebook)
