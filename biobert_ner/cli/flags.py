@@ -180,8 +180,8 @@ def add_model_dir(parser: argparse.ArgumentParser | Any, **options: Any) -> None
                         help="a fine-tuned model folder (the 'model' folder that 'train' writes)", **options)
 
 
-def add_device_flags(parser: argparse.ArgumentParser) -> None:
-    """``--device`` and ``--num-threads``: where a forward pass runs."""
+def add_device_flags(parser: argparse.ArgumentParser, *, with_bundle: bool = False) -> None:
+    """``--device`` and ``--num-threads``: where a forward pass runs (``with_bundle``: also ONNX Runtime's threads)."""
     parser.add_argument("--device", default=None, help="torch device (cpu, cuda, cuda:1, mps); default: a GPU if there is one")
-    parser.add_argument("--num-threads", type=positive_int, default=None,
-                        help="CPU threads for torch, or ONNX Runtime's intra-op threads with --bundle (default: the runtime's choice)")
+    threads = "CPU threads for torch, or ONNX Runtime's intra-op threads with --bundle" if with_bundle else "CPU threads for torch"
+    parser.add_argument("--num-threads", type=positive_int, default=None, help=f"{threads} (default: the runtime's choice)")

@@ -23,7 +23,7 @@ def add_predict(parser: argparse.ArgumentParser) -> None:
     add_model_dir(source)
     source.add_argument("--bundle", type=existing_folder, metavar="DIR",
                         help="a bundle written by 'export', run with ONNX Runtime on the CPU (same entities, faster)")
-    add_device_flags(parser)
+    add_device_flags(parser, with_bundle=True)
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help="UTF-8 text files, one text per line ('-' or none: standard input)")
     parser.add_argument("--output", metavar="FILE.jsonl", default=None, help="write JSON lines here instead of stdout")

@@ -11,7 +11,7 @@ from typing import Any
 from ..evaluation import EvaluationConfig
 from ..training import TrainingConfig
 from .core import EXIT_OK, UsageError, one_line, register
-from .flags import add_model_dir, make_settings, positive_int, setting_names, settings_from_args, typed_settings
+from .flags import add_device_flags, add_model_dir, make_settings, setting_names, settings_from_args, typed_settings
 
 
 def add_train(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +49,7 @@ def add_evaluate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", help="which split to evaluate (train, validation, test)")
     parser.add_argument("--output", metavar="FILE.json", default=None,
                         help="where to write the report (default: evaluation-SPLIT.json next to the model folder)")
-    parser.add_argument("--device", default=None, help="torch device (cpu, cuda, cuda:1, mps); default: a GPU if there is one")
-    parser.add_argument("--num-threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+    add_device_flags(parser)
     parser.epilog = (
         "Scores are entity-level (seqeval, strict IOB2) over words, one tag per word from its first sub-word, "
         "exactly as training scores its validation and test splits (biobert_ner.evaluation). Without --max-length, "
