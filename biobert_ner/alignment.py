@@ -94,6 +94,22 @@ def count_cut_words(word_ids: Sequence[int | None], num_words: int) -> int:
     return num_words - len(kept)
 
 
+def encode_words(tokenizer, sentences: Sequence[Sequence[str]], *, max_length: int | None):
+    """Sub-word ids of pre-split sentences, with ``word_ids(i)``: the one way words become model inputs.
+
+    Training, evaluation and inference all call this, so a word is split into the same
+    sub-words everywhere. With ``max_length`` (training and evaluation): each sentence as
+    training sees it, ``[CLS] ... [SEP]``, cut at ``max_length`` sub-words. With ``None``
+    (inference): the whole text without special tokens and never cut; inference reads it
+    through windows (:func:`plan_windows`), each with its own ``[CLS]``/``[SEP]``.
+    """
+    words = [list(sentence) for sentence in sentences]
+    if max_length is None:
+        # verbose=False: no "longer than the maximum" warning, that is what windows are for
+        return tokenizer(words, is_split_into_words=True, add_special_tokens=False, truncation=False, verbose=False)
+    return tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
+
+
 def tokenize_and_align(
     tokenizer,
     tokens: Sequence[Sequence[str]],
@@ -109,7 +125,7 @@ def tokenize_and_align(
     Returns ``input_ids``, ``attention_mask`` and ``labels``; no padding (the collator pads
     each batch to its own longest sentence). Words cut by ``max_length`` are added to ``report``.
     """
-    encodings = tokenizer(list(map(list, tokens)), is_split_into_words=True, truncation=True, max_length=max_length)
+    encodings = encode_words(tokenizer, tokens, max_length=max_length)
     inside_ids = inside_label_ids(label_names)
     all_labels = []
     for i, sentence_labels in enumerate(word_labels):

@@ -23,16 +23,48 @@ never changed (the corpus readers already reject invalid IOB2).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from .alignment import IGNORE_INDEX, align_labels, word_label_ids
+from .alignment import IGNORE_INDEX, align_labels, encode_words, word_label_ids
 from .schemes import OUTSIDE, Span, repair_iob2, spans_from_tags
 
 # ---------------------------------------------------------------- predictions per word
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Settings of scoring a split (``biobert-ner evaluate``), the one owner of their defaults.
+
+    ``max_length`` is training's sentence length, not an inference window: a model is scored
+    on sentences cut exactly as its training run cut them (``None``: read it from the model
+    folder's ``ner_settings.json``, see :func:`biobert_ner.model_card.load_ner_settings`).
+    """
+
+    batch_size: int = 64  # sentences per forward pass
+    max_length: int | None = None  # sub-words per sentence, [CLS]/[SEP] included; words cut off are tagged O (counted as missed); None: the training run's
+    precision: str = "fp32"  # number format of the forward pass: "fp32" or "bf16" (autocast)
+
+    def __post_init__(self) -> None:
+        from .inference import Precision
+
+        choices = [precision.value for precision in Precision]
+        if self.precision not in choices:
+            raise ValueError(f"precision must be one of {', '.join(choices)}, not {self.precision!r}")
+        if self.batch_size < 1 or (self.max_length is not None and self.max_length < 1):
+            raise ValueError(f"batch_size and max_length must be at least 1, got {self.batch_size} and {self.max_length}")
+
+    def with_training_max_length(self, model_dir) -> "EvaluationConfig":
+        """These settings with ``max_length`` from the training run where none was given (128 for older folders)."""
+        if self.max_length is not None:
+            return self
+        from .model_card import load_ner_settings
+
+        return replace(self, max_length=load_ner_settings(model_dir).get("max_length", 128))
+
 
 
 @dataclass
@@ -69,7 +101,7 @@ def predict_words(
     sentences, gold = _sentences_and_gold(split)
     id2label = {int(i): label for i, label in model.config.id2label.items()}
     device = next(model.parameters()).device
-    encodings = tokenizer(sentences, is_split_into_words=True, truncation=True, max_length=max_length)
+    encodings = encode_words(tokenizer, sentences, max_length=max_length)
     # Sorted by length, so each batch needs little padding; results are put back in order below.
     order = sorted(range(len(sentences)), key=lambda i: len(encodings["input_ids"][i]))
     if accelerator is not None:

@@ -42,15 +42,15 @@ import torch
 from .alignment import Entity
 from .bundle import BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, ONNX_INPUTS, ONNX_OUTPUT, PRETOKENIZER, OnnxBackend, onnx_session
 from .golden import GoldenText, golden_fixture, golden_texts, read_golden, write_golden
-from .inference import DocumentEncoding, NerPipeline, decode_document, special_token_ids
+from .inference import DocumentEncoding, InferenceConfig, NerPipeline, decode_document, special_token_ids
 
 
 @dataclass(frozen=True)
 class ExportConfig:
     """Settings of an export (printed at the start and saved in ``bundle.json``)."""
 
-    max_length: int = 256  # tokens per window, [CLS] and [SEP] included; the Java side reads it from bundle.json
-    stride: int = 64  # tokens shared by consecutive windows of a long document
+    window_length: int = InferenceConfig.window_length  # tokens per window, [CLS] and [SEP] included; bundle.json's max_length, read by Java
+    stride: int = InferenceConfig.stride  # tokens shared by consecutive windows of a long document
     opset: int | None = None  # ONNX opset; None: the exporter's default
     fuse: bool = True  # rewrite attention, Add+LayerNorm and bias+GELU into ONNX Runtime's fused kernels
     tolerance: float = 1e-4  # largest |ONNX Runtime - PyTorch| logit difference accepted on the fixtures
@@ -265,7 +265,7 @@ def bundle_info(pipeline: NerPipeline, report: ExportReport, tokenizer_json: Map
         "parameters": sum(p.numel() for p in pipeline.model.parameters()),
         "inputs": list(ONNX_INPUTS),
         "output": ONNX_OUTPUT,
-        "max_length": config.max_length,
+        "max_length": config.window_length,  # the bundle format's name for the window length
         "stride": config.stride,
         "label_scheme": "IOB2",
         "num_labels": len(pipeline.label_names),
@@ -286,34 +286,34 @@ def bundle_info(pipeline: NerPipeline, report: ExportReport, tokenizer_json: Map
 def export_bundle(
     model_dir: str | os.PathLike[str],
     bundle_dir: str | os.PathLike[str],
+    config: ExportConfig | None = None,
     *,
-    max_length: int = 256,
-    stride: int = 64,
-    opset: int | None = None,
-    fuse: bool = True,
     fixture_texts: Sequence[str] | Mapping[str, str] | Sequence[GoldenText] | None = None,
-    tolerance: float = 1e-4,
     model_name: str | None = None,
     verbose: bool = True,
+    **settings,
 ) -> ExportReport:
     """Export the fine-tuned model in ``model_dir`` as a bundle in ``bundle_dir`` (see the module docstring).
 
-    ``fixture_texts`` replaces the default :data:`biobert_ner.golden.GOLDEN_TEXTS`; ``model_name`` (for
+    ``settings`` (``window_length=128``, ``fuse=False``, ...) change fields of ``config`` (default:
+    :class:`ExportConfig`'s defaults). ``fixture_texts`` replaces the default :data:`biobert_ner.golden.GOLDEN_TEXTS`; ``model_name`` (for
     ``bundle.json``) defaults to the last two parts of ``model_dir`` (``ncbi/model``). Raises
     :class:`ExportParityError` (and writes nothing) when ONNX Runtime and PyTorch disagree on the fixtures.
     """
     from .files import atomic_directory
 
-    config = ExportConfig(max_length=max_length, stride=stride, opset=opset, fuse=fuse, tolerance=tolerance)
+    config = replace(config or ExportConfig(), **settings)
     started = time.perf_counter()
     if verbose:
         print(f"export: {config}")
-    pipeline = NerPipeline.from_pretrained(model_dir, device="cpu", max_length=max_length, stride=stride, batch_size=config.batch_size, verbose=verbose)
+    pipeline = NerPipeline.from_pretrained(
+        model_dir, device="cpu", window_length=config.window_length, stride=config.stride, batch_size=config.batch_size, verbose=verbose
+    )
     goldens = golden_texts(fixture_texts)
     report = ExportReport(Path(bundle_dir), config)
 
     with atomic_directory(bundle_dir) as folder:
-        report.opset, report.fused_kernels = export_onnx(pipeline.model, folder / "model.onnx", opset=opset, fuse=fuse)
+        report.opset, report.fused_kernels = export_onnx(pipeline.model, folder / "model.onnx", opset=config.opset, fuse=config.fuse)
         pipeline.tokenizer.backend_tokenizer.save(str(folder / "tokenizer.json"))
         # PyTorch gives the reference; the ONNX backend runs the same windows, batched the same way.
         onnx = NerPipeline(OnnxBackend(onnx_session(folder / "model.onnx"), pipeline.label_names), pipeline.tokenizer, pipeline.config)
@@ -321,7 +321,7 @@ def export_bundle(
         torch_logits, onnx_logits = pipeline.logits_batch(encodings), onnx.logits_batch(encodings)
         torch_entities = [decode_document(e, logits, pipeline.label_names) for e, logits in zip(encodings, torch_logits)]
         report.fixtures = [
-            fixture_parity(*row, pipeline.label_names, tolerance) for row in zip(goldens, encodings, torch_logits, onnx_logits, torch_entities)
+            fixture_parity(*row, pipeline.label_names, config.tolerance) for row in zip(goldens, encodings, torch_logits, onnx_logits, torch_entities)
         ]
         if not report.ok:
             report.seconds = time.perf_counter() - started
@@ -332,7 +332,9 @@ def export_bundle(
         (folder / "labels.json").write_text(json.dumps(pipeline.label_names, indent=2) + "\n", encoding="utf-8")
         (folder / "bundle.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         fixtures = [golden_fixture(*row) for row in zip(goldens, encodings, torch_logits, torch_entities)]
-        write_golden(folder, labels=pipeline.label_names, max_length=max_length, stride=stride, tolerance=tolerance, fixtures=fixtures)
+        write_golden(
+            folder, labels=pipeline.label_names, max_length=config.window_length, stride=config.stride, tolerance=config.tolerance, fixtures=fixtures
+        )
         report.files = {name: (folder / name).stat().st_size for name in BUNDLE_FILES}
     report.seconds = time.perf_counter() - started
     if verbose:
@@ -353,7 +355,7 @@ def check_bundle(bundle_dir: str | os.PathLike[str], *, threads: int | None = No
     golden = read_golden(bundle_dir)
     pipeline = NerPipeline.from_bundle(bundle_dir, threads=threads, verbose=False)
     tolerance = float(golden["tolerance"])
-    report = ExportReport(bundle_dir, ExportConfig(max_length=golden["max_length"], stride=golden["stride"], tolerance=tolerance))
+    report = ExportReport(bundle_dir, ExportConfig(window_length=golden["max_length"], stride=golden["stride"], tolerance=tolerance))
     fixtures = golden["fixtures"]
     encodings = pipeline.encode_batch([fixture["text"] for fixture in fixtures])
     for fixture, encoding, actual in zip(fixtures, encodings, pipeline.logits_batch(encodings)):

@@ -18,20 +18,17 @@ the committed exercises are exactly what the generator makes.
 :func:`grade_notebook` executes a notebook (every cell, errors or not) and reports each test
 cell as passed or failed, with what it raised and printed (cut to a few lines)::
 
-    python -m biobert_ner.grading exercises/03_label_alignment.ipynb
     biobert-ner grade exercises/03_label_alignment.ipynb
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .checks import check_against  # noqa: F401  (test cells of exercises saved before checks.py call grading.check_against)
 
@@ -296,21 +293,6 @@ def _cell_text(cell) -> str:
     return _cut(_without_progress_bars(_strip_ansi("".join(parts))).strip())
 
 
-def _kernel_config():
-    """Kernel settings for a quiet run: an encrypted channel (or local sockets), so ipykernel has nothing to warn about.
-
-    Over plain TCP ipykernel warns at every start that the traffic is unencrypted, a line the
-    student cannot act on. With CurveZMQ keys provisioned by the kernel manager the channel is
-    encrypted; where pyzmq lacks CurveZMQ, IPC sockets keep the traffic off the network.
-    """
-    import zmq
-    from traitlets.config import Config
-
-    if zmq.has("curve"):
-        return Config({"KernelManager": {"transport_encryption": "auto"}})
-    return Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else Config()
-
-
 def grade_notebook(
     path: str | os.PathLike[str],
     *,
@@ -326,26 +308,18 @@ def grade_notebook(
     The notebook runs with its own folder as working directory and the default (quick) profile.
     """
     import nbformat
-    from nbclient import NotebookClient
+
+    from .notebook_runner import execute_notebook
 
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
-    environment = {key: value for key, value in os.environ.items() if key != "BIOBERT_NER_PROFILE"}
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        allow_errors=True,  # run every cell: each test is reported on its own
-        resources={"metadata": {"path": str(path.parent.resolve())}},
-        record_timing=False,
-        config=_kernel_config(),
-    )
     start = time.perf_counter()
     report = GradeReport(str(path))
-    try:
-        client.execute(env=environment)
-    except Exception as error:  # a cell timeout or a dead kernel: what ran so far is still graded
-        report.other_errors.append(f"execution stopped: {type(error).__name__}: {error}")
+    # allow_errors: every cell runs, each test is reported on its own; what stops the run
+    # (a cell timeout, a dead kernel) still leaves what ran so far to be graded
+    error = execute_notebook(notebook, path.parent, timeout=timeout, allow_errors=True, keep_profile=False)
+    if error is not None:
+        report.other_errors.append(f"execution stopped: {error}")
     report.seconds = time.perf_counter() - start
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
@@ -363,65 +337,3 @@ def grade_notebook(
     if output is not None:
         nbformat.write(notebook, str(output))
     return report
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options of ``biobert-ner grade`` (also those of ``python -m biobert_ner.grading``)."""
-    parser.add_argument("notebooks", nargs="+", help="notebooks to grade (e.g. exercises/03_label_alignment.ipynb)")
-    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per cell")
-    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
-    parser.add_argument("--save", metavar="FOLDER", help="also save each executed notebook into FOLDER")
-    return parser
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Grade what parsed ``args`` name; exit status 0 only when every test of every notebook passed."""
-    import json
-
-    reports = []
-    for name in args.notebooks:
-        path = Path(name)
-        if not path.is_file():
-            print(f"{name}: no such notebook", file=sys.stderr)
-            return 2
-        saved = None
-        if args.save:
-            Path(args.save).mkdir(parents=True, exist_ok=True)
-            saved = Path(args.save) / path.name
-        report = grade_notebook(path, timeout=args.timeout, output=saved)
-        reports.append(report)
-        if not args.json:
-            print(report, flush=True)
-    if args.json:
-        print(json.dumps([report.to_dict() for report in reports], indent=2))
-    return 0 if all(report.passed for report in reports) else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_arguments(argparse.ArgumentParser(prog="biobert-ner grade", description="Run a notebook and grade its exercises."))
-    return run_from_args(parser.parse_args(argv))
-
-
-def make_exercises_main(argv: Sequence[str] | None = None) -> int:
-    """``scripts/make_exercises.py``: write ``exercises/`` from ``solutions/`` (``--check``: only report drift)."""
-    parser = argparse.ArgumentParser(prog="make_exercises", description="Generate exercises/ from solutions/ (nbgrader ClearSolutions).")
-    parser.add_argument("--solutions", default=None, help="folder of solution notebooks (default: solutions/)")
-    parser.add_argument("--exercises", default=None, help="output folder (default: exercises/)")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if exercises/ is not what would be generated")
-    args = parser.parse_args(argv)
-    changed = generate_exercises(args.solutions, args.exercises, check=args.check)
-    for path in changed:
-        print(f"{'out of date' if args.check else 'wrote'}: {path}")
-    if args.check and changed:
-        print("exercises/ differs from what scripts/make_exercises.py generates: run it and commit the result", file=sys.stderr)
-        return 1
-    if not changed:
-        print("exercises are up to date")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@ mirrors the same steps (``NerPipeline.java``), pinned by golden fixtures made fr
    (:func:`biobert_ner.pretokenize.pretokenize`, which keeps character offsets), tokenize the
    word list (``is_split_into_words=True``) *without* special tokens and *without* truncation,
    and cut the sub-words into overlapping windows (:func:`biobert_ner.alignment.plan_windows`)
-   of at most ``max_length - 2`` tokens; each window becomes ``[CLS] + ids + [SEP]``.
+   of at most ``window_length - 2`` tokens; each window becomes ``[CLS] + ids + [SEP]``.
 2. :func:`forward_windows`: all windows of all texts go through the model together, longest
    first (:func:`length_sorted_batches`), each batch padded only to its own longest window. The
    forward pass itself is a *backend*, ``forward(input_ids, attention_mask) -> logits`` on numpy
@@ -37,7 +37,7 @@ from typing import Protocol, Sequence, overload
 import numpy as np
 import torch
 
-from .alignment import Entity, Window, entities_from_word_tags, merge_window_predictions, plan_windows, word_label_ids
+from .alignment import Entity, Window, encode_words, entities_from_word_tags, merge_window_predictions, plan_windows, word_label_ids
 from .pretokenize import Word, pretokenize
 from .schemes import OUTSIDE
 
@@ -53,22 +53,27 @@ class Precision(str, enum.Enum):
 
 @dataclass(frozen=True)
 class InferenceConfig:
-    """Settings of a prediction run (printed when a pipeline is made)."""
+    """Settings of a prediction run (printed when a pipeline is made); the one owner of their defaults.
+
+    ``window_length`` is not training's ``max_length``: training cuts a *sentence* at
+    ``max_length`` sub-words, inference never cuts a text but reads it through overlapping
+    windows of ``window_length`` tokens (a bundle stores it as ``max_length`` in bundle.json).
+    """
 
     batch_size: int = 32  # windows per forward pass, from all texts together
-    max_length: int = 256  # tokens per window, [CLS] and [SEP] included
+    window_length: int = 256  # tokens per window, [CLS] and [SEP] included
     stride: int = 64  # tokens shared by consecutive windows of a long document
-    precision: Precision = Precision.FP32
+    precision: Precision = Precision.FP32  # number format of the forward pass (bf16: autocast, faster with bf16 units; PyTorch only)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", Precision(self.precision))
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        window_tokens = self.max_length - SPECIAL_TOKENS_PER_WINDOW
+        window_tokens = self.window_length - SPECIAL_TOKENS_PER_WINDOW
         if window_tokens < 1:
-            raise ValueError(f"max_length must leave room for [CLS], [SEP] and a token: got {self.max_length}")
+            raise ValueError(f"window_length must leave room for [CLS], [SEP] and a token: got {self.window_length}")
         if not 0 <= self.stride < window_tokens:
-            raise ValueError(f"need 0 <= stride < max_length - 2 = {window_tokens}, got stride={self.stride}")
+            raise ValueError(f"need 0 <= stride < window_length - 2 = {window_tokens}, got stride={self.stride}")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "precision": self.precision.value}
@@ -120,7 +125,9 @@ def window_input_ids(token_ids: Sequence[int], windows: Sequence[Window], cls_id
     return [[cls_id, *token_ids[window.start : window.end], sep_id] for window in windows]
 
 
-def encode_documents(tokenizer, texts: Sequence[str], *, max_length: int = 256, stride: int = 64) -> list[DocumentEncoding]:
+def encode_documents(
+    tokenizer, texts: Sequence[str], *, window_length: int = InferenceConfig.window_length, stride: int = InferenceConfig.stride
+) -> list[DocumentEncoding]:
     """Pre-tokenize, tokenize (one batched call) and window every text.
 
     A text without words, or whose words all tokenize to nothing (only control characters,
@@ -131,19 +138,14 @@ def encode_documents(tokenizer, texts: Sequence[str], *, max_length: int = 256, 
     to_tokenize = [i for i, words in enumerate(all_words) if words]  # the tokenizer rejects an empty word list
     encodings = {}
     if to_tokenize:
-        batch = tokenizer(
-            [[word.text for word in all_words[i]] for i in to_tokenize],
-            is_split_into_words=True,
-            add_special_tokens=False,  # windows get their own [CLS]/[SEP]
-            truncation=False,  # long texts are windowed, never cut
-            verbose=False,  # no "sequence longer than the maximum" warning: that is what windows are for
-        )
+        # no [CLS]/[SEP] (each window gets its own), never cut (long texts are windowed)
+        batch = encode_words(tokenizer, [[word.text for word in all_words[i]] for i in to_tokenize], max_length=None)
         for row, i in enumerate(to_tokenize):
             encodings[i] = (batch["input_ids"][row], batch.word_ids(row))
     documents = []
     for i, (text, words) in enumerate(zip(texts, all_words)):
         token_ids, word_ids = encodings.get(i, ([], []))
-        windows = plan_windows(len(token_ids), max_length - SPECIAL_TOKENS_PER_WINDOW, stride) if token_ids else []
+        windows = plan_windows(len(token_ids), window_length - SPECIAL_TOKENS_PER_WINDOW, stride) if token_ids else []
         documents.append(
             DocumentEncoding(text, words, list(token_ids), list(word_ids), windows, window_input_ids(token_ids, windows, cls_id, sep_id))
         )
@@ -292,25 +294,27 @@ class NerPipeline:
         self.cls_id, self.sep_id, self.pad_id = special_token_ids(tokenizer)
         self.label_names = list(self.backend.label_names)
         limit = getattr(self.backend, "max_positions", None)
-        if limit is not None and self.config.max_length > limit:
-            raise ValueError(f"max_length={self.config.max_length} is more than the model's {limit} positions")
+        if limit is not None and self.config.window_length > limit:
+            raise ValueError(f"window_length={self.config.window_length} is more than the model's {limit} positions")
 
     @classmethod
     def from_pretrained(
         cls,
         folder: str | os.PathLike[str],
+        config: InferenceConfig | None = None,
         *,
         device: str | torch.device | None = None,
-        batch_size: int = 32,
-        max_length: int = 256,
-        stride: int = 64,
-        precision: Precision | str = Precision.FP32,
         verbose: bool = True,
+        **settings,
     ) -> "NerPipeline":
-        """Load a fine-tuned model folder (safetensors, no remote code; labels from its config)."""
+        """Load a fine-tuned model folder (safetensors, no remote code; labels from its config).
+
+        ``settings`` (``window_length=128``, ``batch_size=8``, ...) change fields of ``config``
+        (default: :class:`InferenceConfig`'s defaults).
+        """
         from .modelling import load_model_and_tokenizer
 
-        config = InferenceConfig(batch_size=batch_size, max_length=max_length, stride=stride, precision=precision)
+        config = replace(config or InferenceConfig(), **settings)
         model, tokenizer = load_model_and_tokenizer(str(folder), device=device, verbose=verbose)
         pipeline = cls(model, tokenizer, config)
         if verbose:
@@ -319,19 +323,20 @@ class NerPipeline:
 
     @classmethod
     def from_bundle(
-        cls, folder: str | os.PathLike[str], *, batch_size: int = 32, threads: int | None = None, verbose: bool = True
+        cls, folder: str | os.PathLike[str], *, batch_size: int = InferenceConfig.batch_size, threads: int | None = None,
+        verbose: bool = True,
     ) -> "NerPipeline":
         """Run an exported bundle (``biobert-ner export``) with ONNX Runtime on the CPU.
 
         The bundle is checked first (:meth:`biobert_ner.bundle.Bundle.load`: a bad one is a
         :class:`~biobert_ner.bundle.BundleError` naming the file); windows are the bundle's
-        ``max_length`` and ``stride``, the ones its golden fixtures were made with. ``threads``:
+        ``max_length`` (the window length) and ``stride``, the ones its golden fixtures were made with. ``threads``:
         ONNX Runtime intra-op threads (None: one per core).
         """
         from .bundle import Bundle, OnnxBackend
 
         bundle = Bundle.load(folder)
-        config = InferenceConfig(batch_size=batch_size, max_length=bundle.max_length, stride=bundle.stride)
+        config = InferenceConfig(batch_size=batch_size, window_length=bundle.max_length, stride=bundle.stride)
         pipeline = cls(OnnxBackend.load(bundle, threads=threads), bundle.tokenizer(), config)
         if verbose:
             print(f"bundle: {bundle}\ninference: {config} (onnxruntime, threads={threads or 'default'})")
@@ -354,7 +359,7 @@ class NerPipeline:
         return getattr(self.backend, "device", torch.device("cpu"))
 
     def encode_batch(self, texts: Sequence[str]) -> list[DocumentEncoding]:
-        return encode_documents(self.tokenizer, texts, max_length=self.config.max_length, stride=self.config.stride)
+        return encode_documents(self.tokenizer, texts, window_length=self.config.window_length, stride=self.config.stride)
 
     def encode(self, text: str) -> DocumentEncoding:
         """Words, sub-word ids, windows and window inputs of one text."""

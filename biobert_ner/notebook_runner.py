@@ -1,8 +1,12 @@
-"""Executing the course notebooks: with papermill into ``build/notebooks/``, or in place.
+"""Executing notebooks: the course's into ``build/notebooks/`` or in place, and any one for grading.
+
+:func:`execute_notebook` is the one way a notebook runs here (nbclient, a quiet kernel, the
+notebook's folder as working directory); running the course, refreshing stored outputs and
+grading (:mod:`biobert_ner.grading`) all go through it.
 
 * :func:`run_notebooks` is what ``./course.sh --headless`` and ``biobert-ner run-notebooks``
-  call, and what the notebook test runs: every ``NN_*.ipynb`` of a folder, in order, with
-  papermill, the ``profile`` parameter injected, outputs written to ``build/notebooks/``; the
+  call, and what the notebook test runs: every ``NN_*.ipynb`` of a folder, in order, the
+  ``profile`` parameter injected as papermill does, outputs written to ``build/notebooks/``; the
   time of each notebook is printed and returned.
 * :func:`execute_in_place` re-runs the committed notebooks and saves their outputs back, so
   the outputs in the repository are exactly what a run produces (then cleaned of the
@@ -10,21 +14,21 @@
 
 Notebooks run with their own folder as the working directory, as in JupyterLab.
 
-    python -m biobert_ner.notebook_runner                     # all, quick profile, into build/notebooks
-    python -m biobert_ner.notebook_runner --profile full 06   # one notebook, full profile
-    python -m biobert_ner.notebook_runner --in-place 01 03    # refresh the stored outputs
+    python -m biobert_ner run-notebooks                     # all, quick profile, into build/notebooks
+    python -m biobert_ner run-notebooks --profile full 06   # one notebook, full profile
+    python -m biobert_ner run-notebooks --in-place 01 03    # refresh the stored outputs
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from .course import PROFILE_ENV
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
 DEFAULT_TIMEOUT = 1800  # seconds per cell; the full profile trains for a while in one cell
@@ -85,6 +89,67 @@ def clean_notebook(notebook) -> None:
             data.pop("application/vnd.jupyter.widget-view+json", None)
 
 
+def kernel_environment(*, keep_profile: bool = True) -> dict[str, str]:
+    """The environment a notebook kernel gets: ours, less ``BIOBERT_NER_PROFILE`` unless ``keep_profile``.
+
+    Stored outputs and grading always use the default (quick) profile, whatever the shell says.
+    """
+    return {key: value for key, value in os.environ.items() if keep_profile or key != PROFILE_ENV}
+
+
+def quiet_kernel_config():
+    """Kernel settings for a quiet run: an encrypted channel (or local sockets), so ipykernel has nothing to warn about.
+
+    Over plain TCP ipykernel warns at every start that the traffic is unencrypted, a line the
+    student cannot act on. With CurveZMQ keys provisioned by the kernel manager the channel is
+    encrypted; where pyzmq lacks CurveZMQ, IPC sockets keep the traffic off the network.
+    """
+    import zmq
+    from traitlets.config import Config
+
+    if zmq.has("curve"):
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else Config()
+
+
+def execute_notebook(
+    notebook, folder: str | os.PathLike[str], *, timeout: int = DEFAULT_TIMEOUT, allow_errors: bool = False,
+    keep_profile: bool = True,
+) -> str | None:
+    """Run the cells of ``notebook`` (changed in place) with ``folder`` as working directory: the one way notebooks run.
+
+    ``allow_errors``: run every cell even after one fails (grading reports each test). Returns
+    ``None``, or the error that stopped the run as one ``"Type: message"`` string.
+    """
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name=KERNEL_NAME,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(Path(folder).resolve())}},
+        record_timing=False,
+        config=quiet_kernel_config(),
+    )
+    try:
+        client.execute(env=kernel_environment(keep_profile=keep_profile))
+    except Exception as exception:  # a failing cell, a timeout or a dead kernel alike
+        return f"{type(exception).__name__}: {exception}"
+    return None
+
+
+def with_parameters(notebook, parameters: dict):
+    """The notebook with papermill's injected-parameters cell after its ``parameters`` cell."""
+    from nbformat import NotebookNode
+    from papermill.parameterize import parameterize_notebook
+
+    notebook.metadata.setdefault("papermill", NotebookNode())
+    for cell in notebook.cells:  # papermill finds the parameters cell by tag and expects every cell to have tags
+        cell.metadata.setdefault("tags", [])
+    return parameterize_notebook(notebook, parameters, kernel_name=KERNEL_NAME, language="python")
+
+
 def run_notebook(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -92,33 +157,26 @@ def run_notebook(
     profile: str | None = None,
     parameters: dict | None = None,
     timeout: int = DEFAULT_TIMEOUT,
-    log_output: bool = False,
 ) -> NotebookRun:
-    """Execute one notebook with papermill (``profile`` and ``parameters`` injected) into ``output``."""
-    import papermill
+    """Execute one notebook (``profile`` and ``parameters`` injected as papermill does) into ``output``.
+
+    The executed copy is written even when a cell fails: its outputs show where and why.
+    """
+    import nbformat
 
     source, output = Path(source), Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     values = dict(parameters or {})
     if profile is not None:
         values["profile"] = profile
+    notebook = nbformat.read(source, as_version=4)
+    if values:
+        notebook = with_parameters(notebook, values)
     start = time.perf_counter()
-    error = None
-    try:
-        papermill.execute_notebook(
-            str(source),
-            str(output),
-            parameters=values,
-            kernel_name=KERNEL_NAME,
-            cwd=str(source.parent),
-            execution_timeout=timeout,
-            progress_bar=False,
-            log_output=log_output,
-            report_mode=False,
-        )
-    except Exception as exception:  # papermill.PapermillExecutionError and kernel deaths alike
-        error = f"{type(exception).__name__}: {exception}"
-    return NotebookRun(source.name, source, output, time.perf_counter() - start, error)
+    error = execute_notebook(notebook, source.parent, timeout=timeout)
+    seconds = time.perf_counter() - start
+    nbformat.write(notebook, output)
+    return NotebookRun(source.name, source, output, seconds, error)
 
 
 def run_notebooks(
@@ -170,28 +228,16 @@ def execute_in_place(paths: Iterable[str | os.PathLike[str]], *, timeout: int = 
     """Re-execute notebooks and save the outputs into the same files (the committed outputs).
 
     Runs with the default profile (``BIOBERT_NER_PROFILE`` is removed from the kernel's
-    environment), so stored outputs are always those of the quick profile.
+    environment), so stored outputs are always those of the quick profile. A notebook that
+    fails is not saved.
     """
     import nbformat
-    from nbclient import NotebookClient
 
     runs = []
-    environment = {key: value for key, value in os.environ.items() if key != "BIOBERT_NER_PROFILE"}
     for path in map(Path, paths):
         notebook = nbformat.read(path, as_version=4)
-        client = NotebookClient(
-            notebook,
-            timeout=timeout,
-            kernel_name=KERNEL_NAME,
-            resources={"metadata": {"path": str(path.parent)}},
-            record_timing=False,
-        )
         start = time.perf_counter()
-        error = None
-        try:
-            client.execute(env=environment)
-        except Exception as exception:
-            error = f"{type(exception).__name__}: {exception}"
+        error = execute_notebook(notebook, path.parent, timeout=timeout, keep_profile=False)
         seconds = time.perf_counter() - start
         if error is None:
             clean_notebook(notebook)
@@ -201,65 +247,3 @@ def execute_in_place(paths: Iterable[str | os.PathLike[str]], *, timeout: int = 
         if verbose:
             print(f"{path.name}: {seconds:.1f} s {'saved' if run.ok else 'FAILED (not saved): ' + error_summary(error)}", flush=True)
     return runs
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options of ``biobert-ner run-notebooks`` (also those of ``python -m biobert_ner.notebook_runner``)."""
-    parser.add_argument("names", nargs="*", help="notebooks to run, by number (04) or file name; default: all")
-    parser.add_argument("--profile", choices=["quick", "full"], default=None,
-                        help="course profile (default: $BIOBERT_NER_PROFILE, else quick)")
-    parser.add_argument("--notebooks-dir", default=None, help="folder of the notebooks (default: the course's notebooks/)")
-    parser.add_argument("--output-dir", default=None, help="where executed copies go (default: the course's build/notebooks)")
-    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra papermill parameter, e.g. -p epochs=3 (value read as Python literal when it is one)")
-    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per cell")
-    parser.add_argument("--stop-on-error", action="store_true", help="stop at the first notebook that fails")
-    parser.add_argument("--in-place", action="store_true",
-                        help="re-execute the notebooks and store their outputs in the files themselves (quick profile)")
-    return parser
-
-
-def parse_parameters(items: Sequence[str]) -> dict:
-    import ast
-
-    values = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or not name.isidentifier():
-            raise SystemExit(f"bad parameter {item!r}: expected NAME=VALUE")
-        try:
-            values[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            values[name] = text
-    return values
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run what parsed ``args`` ask for; the exit status (1 when a notebook failed)."""
-    if args.in_place:
-        if args.profile not in (None, "quick") or args.parameter:
-            raise SystemExit("--in-place stores quick-profile outputs; it takes no --profile full or -p")
-        runs = execute_in_place(notebook_paths(args.notebooks_dir, args.names), timeout=args.timeout)
-    else:
-        runs = run_notebooks(
-            args.notebooks_dir,
-            args.output_dir,
-            profile=args.profile,
-            names=args.names,
-            parameters=parse_parameters(args.parameter),
-            timeout=args.timeout,
-            stop_on_error=args.stop_on_error,
-        )
-    return 0 if all(run.ok for run in runs) else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_arguments(argparse.ArgumentParser(prog="biobert-ner run-notebooks", description=__doc__.splitlines()[0]))
-    return run_from_args(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,12 +5,13 @@
     python scripts/make_exercises.py --check   # change nothing; exit 1 if exercises/ drifted
 
 Solution regions (### BEGIN SOLUTION ... ### END SOLUTION) become `raise NotImplementedError()`
-stubs via nbgrader's ClearSolutions; outputs are stripped. The logic is in biobert_ner.grading.
+stubs via nbgrader's ClearSolutions; outputs are stripped. The logic is in biobert_ner.grading;
+this script is `biobert-ner make-exercises` (python -m biobert_ner make-exercises) under its old name.
 """
 
 import sys
 
-from biobert_ner.grading import make_exercises_main
+from biobert_ner.cli import main
 
 if __name__ == "__main__":
-    sys.exit(make_exercises_main())
+    sys.exit(main(["make-exercises", *sys.argv[1:]]))

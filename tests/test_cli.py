@@ -21,7 +21,7 @@ import pytest
 from biobert_ner import cli
 from biobert_ner.training import TrainingConfig
 
-SUB_COMMANDS = ["info", "data", "train", "evaluate", "predict", "export", "run-notebooks", "grade"]
+SUB_COMMANDS = ["info", "data", "train", "evaluate", "predict", "export", "run-notebooks", "grade", "make-exercises"]
 COMMITTED_BUNDLE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "golden" / "tiny-bundle"
 
 
@@ -78,6 +78,21 @@ def test_train_has_one_flag_per_training_setting(capsys):
     assert cli.field_help(TrainingConfig)["warmup_ratio"].startswith("share of all update steps")
 
 
+def test_the_command_line_lives_in_cli_only():
+    """One entry point: no library module has a ``main`` or an argparse parser of its own."""
+    import importlib
+    import pkgutil
+
+    import biobert_ner
+
+    for module_info in pkgutil.iter_modules(biobert_ner.__path__):
+        if module_info.name in ("cli", "__main__"):
+            continue
+        module = importlib.import_module(f"biobert_ner.{module_info.name}")
+        assert not hasattr(module, "main"), f"biobert_ner.{module_info.name} has a main(): commands belong in biobert_ner.cli"
+        assert "argparse" not in vars(module), f"biobert_ner.{module_info.name} parses arguments: that belongs in biobert_ner.cli"
+
+
 def test_no_command_prints_help_and_fails(capsys):
     code, _, err = run_main(capsys)
     assert code == 2 and "usage:" in err
@@ -101,9 +116,9 @@ class ToySettings:
 
 
 def test_dataclass_flags_types_help_and_override_order(tmp_path):
-    parser = cli.OneLineParser(prog="toy")
+    parser = cli.OneLineParser(prog="toy", parents=[cli.settings_flags(ToySettings)])  # flags by transformers' HfArgumentParser
     parser.add_argument("--config")
-    names = cli.add_dataclass_flags(parser, ToySettings)
+    names = cli.setting_names(ToySettings)
     assert names == ["name", "steps", "rate", "fast", "tags"]
     assert "what to call the run" in parser.format_help() and "from metadata" in parser.format_help()
     config = tmp_path / "settings.json"
@@ -198,7 +213,7 @@ def test_predict_with_a_bundle_runs_onnx_runtime_and_prints_the_same_lines(capsy
 @pytest.mark.parametrize(
     ("flags", "fragment"),
     [
-        (["--max-length", "128"], "--max-length: a bundle runs with the max_length and stride it was exported with"),
+        (["--max-length", "128"], "--window-length: a bundle runs with the window length and stride it was exported with"),
         (["--stride", "8"], "--stride: a bundle runs with"),
         (["--precision", "bf16"], "--precision bf16: a bundle runs in fp32"),
         (["--device", "cuda"], "--device cuda: a bundle runs on the CPU"),

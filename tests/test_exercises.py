@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from biobert_ner import checks, grading
+from biobert_ner import checks, cli, grading
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
@@ -183,8 +183,8 @@ def test_grade_notebook_reports_each_test(tmp_path, capfd):
 def test_grade_command_exit_status(tmp_path, capsys):
     right = _tiny_notebook(tmp_path / "right.ipynb", "return x * x")
     wrong = _tiny_notebook(tmp_path / "wrong.ipynb", "raise NotImplementedError()")
-    assert grading.main([str(right)]) == 0
-    assert grading.main([str(right), str(wrong)]) == 1
+    assert cli.main(["grade", str(right)]) == 0
+    assert cli.main(["grade", str(right), str(wrong)]) == 1
     assert "not written yet" in capsys.readouterr().out
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from biobert_ner import cli, export, golden
+from biobert_ner.cli import predict_commands
 from biobert_ner.bundle import BUNDLE_FILES, OnnxBackend, onnx_session
 from biobert_ner.export import ExportParityError, check_bundle, export_bundle
 from biobert_ner.golden import GOLDEN_TEXTS, float32_list, utf16_offset
@@ -44,7 +45,7 @@ def test_golden_texts_cover_the_porting_traps() -> None:
     assert "" in texts.values()
     assert any(ord(char) > 0xFFFF for char in texts["non-bmp"])  # UTF-16 and code-point offsets differ
     assert "\t" in texts["white-space"] and "\u00a0" in texts["white-space"]
-    assert len(pretokenize(texts["long-document"])) > 300  # several windows even at max_length=256
+    assert len(pretokenize(texts["long-document"])) > 300  # several windows even at window_length=256
 
 
 @pytest.mark.parametrize(
@@ -66,8 +67,9 @@ def test_command_line_arguments(tmp_path: Path) -> None:
     model.mkdir()
     (model / "config.json").write_text("{}")
     args = parser.parse_args(["export", "--model-dir", str(model), "-o", "runs/x/bundle", "--max-length", "128"])
-    assert (args.model_dir, args.output, args.max_length, args.stride, args.tiny, args.fuse) == (model, "runs/x/bundle", 128, 64, False, True)
-    assert (args.opset, args.tolerance, args.texts) == (None, 1e-4, None)
+    settings = predict_commands.export_settings(args)  # the flags typed, ExportConfig's defaults for the rest
+    assert (args.model_dir, args.output, settings.window_length, settings.stride, args.tiny, settings.fuse) == (model, "runs/x/bundle", 128, 64, False, True)
+    assert (settings.opset, settings.tolerance, args.texts) == (None, 1e-4, None)
     assert parser.parse_args(["export", "--tiny", "-o", "x", "--no-fuse"]).fuse is False
     with pytest.raises(cli.UsageError, match="--model-dir --tiny"):
         parser.parse_args(["export", "-o", "x"])  # a model (or --tiny) is required
@@ -114,7 +116,7 @@ def test_committed_pretokenizer_table_is_current() -> None:
 @pytest.fixture(scope="module")
 def exported(tiny_model_dir: Path, tmp_path_factory) -> tuple[Path, export.ExportReport]:
     bundle = tmp_path_factory.mktemp("export") / "bundle"
-    report = export_bundle(tiny_model_dir, bundle, max_length=32, stride=8, verbose=False)
+    report = export_bundle(tiny_model_dir, bundle, window_length=32, stride=8, verbose=False)
     return bundle, report
 
 
@@ -145,7 +147,7 @@ def test_fused_graph_uses_onnxruntime_kernels_and_matches_the_plain_one(exported
     assert json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))["export"]["fused_kernels"] == report.fused_kernels
 
     plain_bundle = tmp_path / "plain"
-    plain = export_bundle(tiny_model_dir, plain_bundle, max_length=32, stride=8, fuse=False, verbose=False)
+    plain = export_bundle(tiny_model_dir, plain_bundle, window_length=32, stride=8, fuse=False, verbose=False)
     assert plain.ok and plain.fused_kernels == {}
     plain_ops = {node.op_type for node in onnx.load(str(plain_bundle / "model.onnx")).graph.node}
     assert "Softmax" in plain_ops and "Attention" not in plain_ops
@@ -219,9 +221,9 @@ def test_a_fresh_bundle_passes_the_python_check(exported) -> None:
 def test_onnx_backend_finds_what_the_torch_backend_finds(exported, tiny_model_dir: Path) -> None:
     bundle, _ = exported
     texts = ["Cisplatin induced nephrotoxicity in 🤒 patients.", "", "TNF-α (10 mg/kg) " * 20, *[g.text for g in GOLDEN_TEXTS]]
-    torch_ner = NerPipeline.from_pretrained(tiny_model_dir, device="cpu", max_length=32, stride=8, verbose=False)
+    torch_ner = NerPipeline.from_pretrained(tiny_model_dir, device="cpu", window_length=32, stride=8, verbose=False)
     onnx_ner = NerPipeline.from_bundle(bundle, threads=1, verbose=False)
-    assert (onnx_ner.config.max_length, onnx_ner.config.stride) == (32, 8)  # the bundle's windows
+    assert (onnx_ner.config.window_length, onnx_ner.config.stride) == (32, 8)  # the bundle's windows
     torch_entities, onnx_entities = torch_ner(texts), onnx_ner(texts)
     assert sum(map(len, torch_entities)) > 10
     for expected, actual in zip(torch_entities, onnx_entities):
@@ -239,7 +241,7 @@ def test_failure_mid_export_leaves_no_half_bundle(tiny_model_dir: Path, tmp_path
 
     monkeypatch.setattr(golden, "pretokenizer_table", broken_table)  # after model.onnx and tokenizer.json are written
     with pytest.raises(RuntimeError, match="simulated"):
-        export_bundle(tiny_model_dir, bundle, max_length=32, stride=8, verbose=False)
+        export_bundle(tiny_model_dir, bundle, window_length=32, stride=8, verbose=False)
     assert [path.name for path in bundle.iterdir()] == ["previous.txt"]  # the old bundle, untouched
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bundle"]  # no temporary folder left behind
 
@@ -253,7 +255,7 @@ def test_parity_failure_writes_nothing(tiny_model_dir: Path, tmp_path: Path, mon
 
     monkeypatch.setattr(OnnxBackend, "forward", drifting_forward)
     with pytest.raises(ExportParityError) as raised:
-        export_bundle(tiny_model_dir, tmp_path / "bundle", max_length=32, stride=8, verbose=False)
+        export_bundle(tiny_model_dir, tmp_path / "bundle", window_length=32, stride=8, verbose=False)
     assert not raised.value.report.ok
     assert raised.value.report.max_abs_diff > 1e-4
     assert "export FAILED" in str(raised.value)

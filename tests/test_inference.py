@@ -54,7 +54,7 @@ def ner(tiny_model_dir) -> NerPipeline:
 @pytest.fixture(scope="module")
 def small_window_ner(tiny_model_dir) -> NerPipeline:
     """Windows of 16 tokens (14 without [CLS]/[SEP]) sharing 4: every sentence needs several."""
-    return NerPipeline.from_pretrained(tiny_model_dir, device="cpu", max_length=16, stride=4, verbose=False)
+    return NerPipeline.from_pretrained(tiny_model_dir, device="cpu", window_length=16, stride=4, verbose=False)
 
 
 def spans(entities: list[Entity]) -> list[tuple[str, int, int]]:
@@ -229,7 +229,7 @@ def test_each_window_is_fed_as_its_own_sequence(small_window_ner):
 
 def test_long_document_without_windows_fits_one_window(tiny_model_dir):
     text = " ".join(TEXTS[:3] * 2)
-    wide = NerPipeline.from_pretrained(tiny_model_dir, device="cpu", max_length=512, verbose=False)
+    wide = NerPipeline.from_pretrained(tiny_model_dir, device="cpu", window_length=512, verbose=False)
     assert len(wide.encode(text).windows) == 1
     assert_offsets_slice(text, wide(text))
 
@@ -238,7 +238,7 @@ def test_long_document_without_windows_fits_one_window(tiny_model_dir):
 
 
 def test_batch_gives_the_same_entities_as_one_by_one(tiny_model_dir):
-    ner = NerPipeline.from_pretrained(tiny_model_dir, device="cpu", batch_size=3, max_length=16, stride=4, verbose=False)
+    ner = NerPipeline.from_pretrained(tiny_model_dir, device="cpu", batch_size=3, window_length=16, stride=4, verbose=False)
     texts = TEXTS + [UNICODE_TEXT, " ".join(TEXTS)]
     together = ner(texts)
     alone = [ner(text) for text in texts]
@@ -316,8 +316,8 @@ def test_the_backend_must_run_in_the_configured_precision(ner):
 
 
 def test_with_config_keeps_the_model_and_changes_settings(ner):
-    smaller = ner.with_config(batch_size=2, max_length=16, stride=4)
-    assert smaller.model is ner.model and smaller.config == InferenceConfig(batch_size=2, max_length=16, stride=4)
+    smaller = ner.with_config(batch_size=2, window_length=16, stride=4)
+    assert smaller.model is ner.model and smaller.config == InferenceConfig(batch_size=2, window_length=16, stride=4)
     assert ner.with_config(precision="bf16").backend.precision is Precision.BF16
     assert ner.config.batch_size == 32
 
@@ -334,7 +334,7 @@ def test_onnx_backend_finds_what_the_torch_backend_finds(tmp_path):
     bundle = REPO_ROOT / "tests" / "fixtures" / "golden" / "tiny-bundle"
     onnx_ner = NerPipeline.from_bundle(bundle, batch_size=4, threads=1, verbose=False)
     torch_ner = NerPipeline.from_pretrained(save_tiny_test_model(tmp_path / "tiny", tiny_model_texts()), device="cpu",
-                                            batch_size=4, max_length=onnx_ner.config.max_length, stride=onnx_ner.config.stride, verbose=False)
+                                            batch_size=4, window_length=onnx_ner.config.window_length, stride=onnx_ner.config.stride, verbose=False)
     texts = [golden.text for golden in GOLDEN_TEXTS] + TEXTS + [UNICODE_TEXT]
     expected, actual = torch_ner(texts), onnx_ner(texts)
     assert sum(map(len, expected)) > 50, "the comparison compared something"
@@ -357,8 +357,8 @@ def test_onnx_backend_refuses_bf16():
     ("options", "message"),
     [
         ({"batch_size": 0}, "batch_size"),
-        ({"max_length": 2}, "max_length"),
-        ({"max_length": 16, "stride": 14}, "stride"),
+        ({"window_length": 2}, "window_length"),
+        ({"window_length": 16, "stride": 14}, "stride"),
         ({"precision": "fp8"}, "fp8"),
     ],
 )
@@ -367,9 +367,9 @@ def test_inference_config_rejects_bad_settings(options, message):
         InferenceConfig(**options)
 
 
-def test_max_length_cannot_exceed_the_model_positions(tiny_model_dir):
+def test_window_length_cannot_exceed_the_model_positions(tiny_model_dir):
     with pytest.raises(ValueError, match="positions"):
-        NerPipeline.from_pretrained(tiny_model_dir, max_length=513, verbose=False)
+        NerPipeline.from_pretrained(tiny_model_dir, window_length=513, verbose=False)
 
 
 def test_from_pretrained_prints_model_device_and_settings(tiny_model_dir, capsys):

@@ -51,7 +51,7 @@ def jar(maven: str) -> Path:
 def fresh_bundle(tiny_model_dir: Path, tmp_path_factory) -> Path:
     """A bundle exported now from the tiny test model (vocabulary from the bundled corpus)."""
     bundle = tmp_path_factory.mktemp("java") / "bundle"
-    export_bundle(tiny_model_dir, bundle, max_length=MAX_LENGTH, stride=STRIDE, verbose=False)
+    export_bundle(tiny_model_dir, bundle, window_length=MAX_LENGTH, stride=STRIDE, verbose=False)
     return bundle
 
 
@@ -76,7 +76,7 @@ def python_lines(model_dir: Path, lines: list[str]) -> list[str]:
     """What ``biobert-ner predict`` prints: NerPipeline + ``Entity.to_dict``, one JSON line per text."""
     from biobert_ner.inference import NerPipeline
 
-    pipeline = NerPipeline.from_pretrained(model_dir, device="cpu", max_length=MAX_LENGTH, stride=STRIDE, verbose=False)
+    pipeline = NerPipeline.from_pretrained(model_dir, device="cpu", window_length=MAX_LENGTH, stride=STRIDE, verbose=False)
     return [
         json.dumps({"text": text, "entities": [entity.to_dict() for entity in entities]}, ensure_ascii=False)
         for text, entities in zip(lines, pipeline(lines))

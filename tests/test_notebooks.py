@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from biobert_ner import course, notebook_runner
+from biobert_ner.cli import course_commands
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -75,7 +76,7 @@ def test_notebook_paths_select_by_number(tmp_path):
 
 
 def test_runner_parameters_are_python_literals():
-    assert notebook_runner.parse_parameters(["epochs=3", "model=minilm", "rate=1e-4"]) == {"epochs": 3, "model": "minilm", "rate": 1e-4}
+    assert course_commands.parse_parameters(["epochs=3", "model=minilm", "rate=1e-4"]) == {"epochs": 3, "model": "minilm", "rate": 1e-4}
 
 
 def test_clean_notebook_drops_run_noise():
