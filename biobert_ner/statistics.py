@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping, Union
 
+from .alignment import count_cut_words
 from .data import Sentence, sentences_from_dataset
 from .schemes import spans_from_tags, split_tag
 
@@ -104,3 +105,31 @@ def statistics_table(dataset_dict: Mapping[str, Sentences]) -> list[dict[str, ob
         }
         for split, stats in by_split.items()
     ]
+
+
+@dataclass(frozen=True)
+class TruncationCost:
+    """What cutting sentences at ``max_length`` sub-words costs one split.
+
+    A word is cut when none of its sub-words fits: it gets no prediction, so the model can
+    never find an entity that contains it (a mention cut half-way is at best a boundary error).
+    """
+
+    sentences: int  # sentences that lose at least one word
+    words: int  # words without any token left
+    mentions: int  # gold entities with at least one word cut
+
+
+def truncation_cost(tokenizer, data: Sentences, max_length: int) -> TruncationCost:
+    """Tokenize ``data`` as training does (``truncation=True``, special tokens counted) and count what is cut."""
+    sentences = sentences_from_dataset(data) if hasattr(data, "features") else list(data)  # type: ignore[arg-type]
+    encodings = tokenizer([s.tokens for s in sentences], is_split_into_words=True, truncation=True, max_length=max_length)
+    cut_sentences = cut_words = cut_mentions = 0
+    for i, sentence in enumerate(sentences):
+        word_ids = encodings.word_ids(i)
+        kept = {word_id for word_id in word_ids if word_id is not None}
+        cut = count_cut_words(word_ids, len(sentence.tokens))
+        cut_sentences += cut > 0
+        cut_words += cut
+        cut_mentions += sum(not kept.issuperset(range(span.start, span.end)) for span in spans_from_tags(sentence.tags))
+    return TruncationCost(cut_sentences, cut_words, cut_mentions)
