@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence, Union
 
-from .alignment import count_cut_words
+from .alignment import IGNORE_INDEX, count_cut_words, tokenize_and_align
 from .data import Sentence, sentences_from_dataset
 from .schemes import spans_from_tags, split_tag
 
@@ -133,3 +133,24 @@ def truncation_cost(tokenizer, data: Sentences, max_length: int) -> TruncationCo
         cut_words += cut
         cut_mentions += sum(not kept.issuperset(range(span.start, span.end)) for span in spans_from_tags(sentence.tags))
     return TruncationCost(cut_sentences, cut_words, cut_mentions)
+
+
+def loss_label_counts(tokenizer, data: Sentences, label_names: Sequence[str], strategy: str) -> dict[str, int]:
+    """How many tokens carry each label when ``data`` is aligned with ``strategy`` (``-100`` not counted).
+
+    Every labelled token is one term of the training loss, so these counts are the weight each
+    label gets: under ``all`` a word counts once per sub-word. No truncation (the tokenizer's own
+    maximum length), so the counts describe the corpus, not a ``max_length``.
+    """
+    sentences = sentences_from_dataset(data) if hasattr(data, "features") else list(data)  # type: ignore[arg-type]
+    index = {name: i for i, name in enumerate(label_names)}
+    encoded = tokenize_and_align(
+        tokenizer,
+        [sentence.tokens for sentence in sentences],
+        [[index[tag] for tag in sentence.tags] for sentence in sentences],
+        label_names,
+        max_length=tokenizer.model_max_length,
+        strategy=strategy,
+    )
+    counts = Counter(label for labels in encoded["labels"] for label in labels if label != IGNORE_INDEX)
+    return {label_names[label]: counts[label] for label in sorted(counts)}
