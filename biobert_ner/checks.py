@@ -10,6 +10,8 @@ explains a difference instead of printing two values to compare by eye:
   and where it is; never a tensor in full;
 * state dicts: which keys are missing, extra or different, with shapes and largest differences;
 * optimizer parameter groups: which parameters (by name) are missing, extra or decayed wrongly.
+* dicts: which keys are missing, extra or mapped to another value;
+* entities: which entity of a sentence was missed, added, bounded or typed differently, in words.
 
 :func:`check_against` runs the cases and raises an ``AssertionError`` whose message is the
 feedback; the grader (:mod:`biobert_ner.grading`) shows it under the exercise.
@@ -288,6 +290,58 @@ def _wrong_decays(got: Mapping[int, list], wanted: Mapping[int, list]) -> dict[t
 def _parameter(parameter: Any, names: Mapping[int, str]) -> str:
     frozen = "" if getattr(parameter, "requires_grad", True) else ", frozen (requires_grad=False)"
     return f"{names.get(id(parameter), 'an unnamed parameter')}: shape {tuple(parameter.shape)}{frozen}"
+
+
+# ---------------------------------------------------------------- dictionaries and entities
+
+
+def mapping_difference(actual: Any, expected: Mapping) -> str | None:
+    """``None`` when two dicts are equal; else the keys missing, not expected, or with another value (a few of each)."""
+    if not isinstance(actual, Mapping):
+        return f"returned {_one_line(actual)} (a {type(actual).__name__}), expected a dict of {_count(len(expected), 'key')}"
+    missing = [key for key in expected if key not in actual]
+    extra = [key for key in actual if key not in expected]
+    changed = [key for key in expected if key in actual and actual[key] != expected[key]]
+    lines = [f"returned {_count(len(actual), 'key')}, expected {len(expected)}"] if len(actual) != len(expected) else []
+    if missing:
+        lines += _listed(f"{_count(len(missing), 'key')} missing:", [_one_line(key) for key in missing])
+    if extra:
+        lines += _listed(f"{_count(len(extra), 'key')} not expected:", [_one_line(key) for key in extra])
+    if changed:
+        lines += _listed(
+            f"{_count(len(changed), 'key')} with another value:",
+            [f"{_one_line(key)}: returned {_one_line(actual[key])}, expected {_one_line(expected[key])}" for key in changed],
+        )
+    return "\n".join(lines) or None
+
+
+ENTITY_PROBLEMS = {
+    "missed": "not marked: {gold}",
+    "spurious": "marked, but not an entity: {predicted}",
+    "boundary": "other boundaries: {predicted} where the answer is {gold}",
+    "type": "other type: {predicted} where the answer is {gold}",
+    "boundary+type": "other boundaries and type: {predicted} where the answer is {gold}",
+}
+
+
+def entity_difference(words: Sequence[str], actual_tags: Any, expected_tags: Sequence[str]) -> str | None:
+    """``None`` when two tag sequences of ``words`` mark the same entities; else each entity they disagree on, in words.
+
+    Tags are compared as entities (``'breast and ovarian cancer' (Disease)``), not position by
+    position, with the categories of :func:`biobert_ner.evaluation.classify_errors`.
+    """
+    from .evaluation import classify_errors
+    from .schemes import spans_from_tags
+
+    if not isinstance(actual_tags, (list, tuple)) or len(actual_tags) != len(expected_tags):
+        return sequence_difference(actual_tags, list(expected_tags))
+    text = lambda span: f"{' '.join(words[span.start : span.end])!r} ({span.type})" if span else ""  # noqa: E731
+    problems = [
+        ENTITY_PROBLEMS[category].format(gold=text(gold), predicted=text(predicted))
+        for category, gold, predicted in classify_errors(spans_from_tags(expected_tags), spans_from_tags(actual_tags))
+        if category != "correct"
+    ]
+    return "\n".join(problems) or None
 
 
 # ---------------------------------------------------------------- running the cases

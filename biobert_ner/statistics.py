@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence, Union
 
+from .alignment import IGNORE_INDEX, count_cut_words, tokenize_and_align
 from .data import Sentence, sentences_from_dataset
 from .schemes import spans_from_tags, split_tag
 
@@ -104,3 +105,52 @@ def statistics_table(dataset_dict: Mapping[str, Sentences]) -> list[dict[str, ob
         }
         for split, stats in by_split.items()
     ]
+
+
+@dataclass(frozen=True)
+class TruncationCost:
+    """What cutting sentences at ``max_length`` sub-words costs one split.
+
+    A word is cut when none of its sub-words fits: it gets no prediction, so the model can
+    never find an entity that contains it (a mention cut half-way is at best a boundary error).
+    """
+
+    sentences: int  # sentences that lose at least one word
+    words: int  # words without any token left
+    mentions: int  # gold entities with at least one word cut
+
+
+def truncation_cost(tokenizer, data: Sentences, max_length: int) -> TruncationCost:
+    """Tokenize ``data`` as training does (``truncation=True``, special tokens counted) and count what is cut."""
+    sentences = sentences_from_dataset(data) if hasattr(data, "features") else list(data)  # type: ignore[arg-type]
+    encodings = tokenizer([s.tokens for s in sentences], is_split_into_words=True, truncation=True, max_length=max_length)
+    cut_sentences = cut_words = cut_mentions = 0
+    for i, sentence in enumerate(sentences):
+        word_ids = encodings.word_ids(i)
+        kept = {word_id for word_id in word_ids if word_id is not None}
+        cut = count_cut_words(word_ids, len(sentence.tokens))
+        cut_sentences += cut > 0
+        cut_words += cut
+        cut_mentions += sum(not kept.issuperset(range(span.start, span.end)) for span in spans_from_tags(sentence.tags))
+    return TruncationCost(cut_sentences, cut_words, cut_mentions)
+
+
+def loss_label_counts(tokenizer, data: Sentences, label_names: Sequence[str], strategy: str) -> dict[str, int]:
+    """How many tokens carry each label when ``data`` is aligned with ``strategy`` (``-100`` not counted).
+
+    Every labelled token is one term of the training loss, so these counts are the weight each
+    label gets: under ``all`` a word counts once per sub-word. No truncation (the tokenizer's own
+    maximum length), so the counts describe the corpus, not a ``max_length``.
+    """
+    sentences = sentences_from_dataset(data) if hasattr(data, "features") else list(data)  # type: ignore[arg-type]
+    index = {name: i for i, name in enumerate(label_names)}
+    encoded = tokenize_and_align(
+        tokenizer,
+        [sentence.tokens for sentence in sentences],
+        [[index[tag] for tag in sentence.tags] for sentence in sentences],
+        label_names,
+        max_length=tokenizer.model_max_length,
+        strategy=strategy,
+    )
+    counts = Counter(label for labels in encoded["labels"] for label in labels if label != IGNORE_INDEX)
+    return {label_names[label]: counts[label] for label in sorted(counts)}

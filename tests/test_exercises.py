@@ -62,13 +62,18 @@ def test_solution_notebooks_are_well_formed(solution):
     notebook = _read(solution)
     nbformat.validate(notebook)
     solution_cells = [cell for cell in notebook.cells if grading.is_solution_cell(cell)]
+    code_solutions = [cell for cell in solution_cells if cell.cell_type == "code"]
     test_cells = [cell for cell in notebook.cells if grading.is_test_cell(cell)]
-    assert solution_cells and test_cells, "a solution notebook needs solution cells and test cells (nbgrader metadata)"
-    assert len(solution_cells) <= len(test_cells), "every exercise needs its own test cell"
+    assert code_solutions and test_cells, "a solution notebook needs solution cells and test cells (nbgrader metadata)"
+    assert len(code_solutions) <= len(test_cells), "every exercise needs its own test cell"
     ids = [grading._nbgrader(cell)["grade_id"] for cell in solution_cells + test_cells]
     assert len(ids) == len(set(ids)), f"grade_ids must be unique: {ids}"
     for cell in solution_cells:
         assert grading.BEGIN_SOLUTION in cell.source and grading.END_SOLUTION in cell.source
+    for cell in solution_cells:
+        if cell.cell_type == "markdown":  # a written answer: nbgrader's "manually graded answer"
+            meta = grading._nbgrader(cell)
+            assert meta.get("grade") and meta.get("points", 0) > 0, f"written answer {meta.get('grade_id')} needs grade: true and points"
     for cell in test_cells:
         assert grading._nbgrader(cell).get("points", 0) > 0
         assert "check_against" in cell.source, "test cells compare with the library through checks.check_against"
@@ -83,11 +88,13 @@ def test_no_solution_code_leaks_into_the_exercise(solution):
     text = nbformat.writes(exercise)
     assert grading.BEGIN_SOLUTION not in text and grading.END_SOLUTION not in text
     student_cells = {cell.get("id"): cell.source for cell in exercise.cells if grading.is_solution_cell(cell)}
+    cell_types = {cell.get("id"): cell.cell_type for cell in exercise.cells}
     for cell_id, region in grading.solution_regions(_read(solution)):
         left = set(_code_lines(student_cells[cell_id]))
         leaked = [line for line in _code_lines(region) if line in left and line not in ("pass", "return result")]
         assert not leaked, f"solution code of cell {cell_id} is in the exercise: {leaked}"
-        assert "raise NotImplementedError()" in student_cells[cell_id]
+        stub = "raise NotImplementedError()" if cell_types[cell_id] == "code" else "YOUR ANSWER HERE"
+        assert stub in student_cells[cell_id]
 
 
 @pytest.mark.parametrize("solution", SOLUTION_PATHS, ids=lambda p: p.stem)

@@ -9,8 +9,9 @@ and assert the same of the grade report.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from biobert_ner import alignment, batching, checks, evaluation, grading, inference, pretokenize, schemes, training
+from biobert_ner import alignment, baselines, batching, checks, data, evaluation, grading, inference, pretokenize, schemes, statistics, training
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
@@ -61,10 +62,61 @@ for tag in tags:
     previous = tag
 return result
 """,
+        "memorise_mentions": """
+return {
+    tuple(sentence.tokens[span.start : span.end]): span.type  # not lower-cased: "Breast cancer" and "breast cancer" differ
+    for sentence in sentences
+    for span in schemes.spans_from_tags(sentence.tags)
+}
+""",
+        "dictionary_tags": """
+longest = max((len(key) for key in dictionary), default=0)
+lowered = [word.lower() for word in words]
+tags, i = ["O"] * len(words), 0
+while i < len(words):
+    for size in range(1, min(longest, len(words) - i) + 1):  # the shortest match first
+        key = tuple(lowered[i : i + size])
+        if key in dictionary:
+            tags[i : i + size] = [f"B-{dictionary[key]}"] + [f"I-{dictionary[key]}"] * (size - 1)
+            i += size
+            break
+    else:
+        i += 1
+return tags
+""",
+        "my_annotations": """
+return [
+    "Germline mutations in [BRCA1]{Gene} and [BRCA2]{Gene} confer a high lifetime risk of breast and [ovarian cancer]{Disease}.",
+    "[Opioid]{Chemical}-induced [constipation]{Disease} was relieved by [methylnaltrexone]{Chemical} without loss of analgesia.",
+    "[Gentamicin]{Chemical} [ototoxicity]{Disease} has been linked to the m.1555A>G variant of the mitochondrial [MT-RNR1 gene]{Gene}.",
+    "[Interleukin-6]{Gene} ([IL-6]{Gene}) blockade with [tocilizumab]{Chemical} reduced mortality in hospitalised patients with [severe COVID-19]{Disease}.",
+    "The [FLT3]{Gene} inhibitor [midostaurin]{Chemical} added to standard chemotherapy improved survival of [FLT3]{Gene}-mutated [acute myeloid leukemia]{Disease} ([AML]{Disease}).",
+]
+""",
     },
     "03_label_alignment.ipynb": {
-        "align_first": """
-return [-100 if word_id is None else word_labels[word_id] for word_id in word_ids]  # every sub-word labelled
+        "truncation_cost": """
+encodings = tokenizer([s.tokens for s in sentences], is_split_into_words=True, truncation=True, max_length=max_length)
+cost = {"sentences": 0, "words": 0, "mentions": 0}
+for i, sentence in enumerate(sentences):
+    kept = {word_id for word_id in encodings.word_ids(i) if word_id is not None}
+    lost = len(sentence.tokens) - len(kept)
+    cost["sentences"] += lost > 0
+    cost["words"] += lost
+    for span in schemes.spans_from_tags(sentence.tags):
+        cost["mentions"] += all(word not in kept for word in range(span.start, span.end))  # only mentions cut whole
+return cost
+""",
+        "loss_label_counts": """
+encodings = tokenizer([s.tokens for s in sentences], is_split_into_words=True)
+counts = Counter()
+for i, sentence in enumerate(sentences):
+    previous = None
+    for word_id in encodings.word_ids(i):
+        if word_id is not None and (strategy == "all" or word_id != previous):
+            counts[sentence.tags[word_id]] += 1  # the continuation pieces of a B- word stay B-
+        previous = word_id
+return dict(counts)
 """,
         "merge_windows": """
 merged = []
@@ -166,10 +218,16 @@ REPORTS: dict[tuple[str, str], list[str]] = {
     ("01_bert_basics.ipynb", "test_attention"): [r"values differ; largest absolute difference [\d.e-]+ at \[\d+, \d+\]"],
     ("02_biomedical_ner_data.ipynb", "test_spans"): [r"returned nothing \(the list ends\), expected \(\d+, \d+, '\w+'\)"],
     ("02_biomedical_ner_data.ipynb", "test_iob1_to_iob2"): [r"\(IOB1 tag 'I-(\w+)' after 'I-\w+'\): returned 'I-\1', expected 'B-\1'"],
-    ("03_label_alignment.ipynb", "test_align_first"): [
-        r"\(token '##\w+', word id \d+\): returned \d+, expected -100",
-        r"\d+ of \d+ positions differ",
+    ("02_biomedical_ner_data.ipynb", "test_memorise_mentions"): [r"keys? missing:\n +\('[a-z]", r"keys? not expected:\n(?: +.*\n)*? +\('[A-Z]"],
+    ("02_biomedical_ner_data.ipynb", "test_dictionary_tags"): [r"\(word '[^']+'\): returned '(O|B-\w+)', expected 'I-\w+'"],
+    ("02_biomedical_ner_data.ipynb", "test_my_annotations"): [
+        r"agreement with the corpus \(entity F1\) on the 5 sentences read: 0\.\d\d",
+        r"sentence 1: other boundaries: 'ovarian cancer' \(Disease\) where the answer is 'breast and ovarian cancer' \(Disease\)",
+        r"the deciding rule: coordinations that share a head",
+        r"sentence 4: other boundaries: 'severe COVID - 19' \(Disease\) where the answer is 'COVID - 19' \(Disease\)",
     ],
+    ("03_label_alignment.ipynb", "test_truncation_cost"): [r"1 key with another value:\n +'mentions': returned (\d+), expected (?!\1)\d+"],
+    ("03_label_alignment.ipynb", "test_loss_label_counts"): [r"strategy='all'", r"'B-Disease': returned \d+, expected \d+"],
     ("03_label_alignment.ipynb", "test_merge_windows"): [r"\(in windows \[(\d+), (\d+)\]\): returned \(\2, (\d+)\), expected \(\1, \3\)"],
     ("04_fine_tuning_loop.ipynb", "test_parameter_groups"): [
         r"parameters should be in no group",
@@ -209,7 +267,7 @@ def wrong_function(notebook_name: str, cell_id: str):
     """The function a solution cell defines, with the typical mistake in place of the solution."""
     notebook = with_mistakes(nbformat.read(SOLUTIONS / notebook_name, as_version=4), MISTAKES[notebook_name])
     source = next(cell.source for cell in notebook.cells if cell.get("id") == cell_id)
-    namespace = {"np": np, "torch": torch, "schemes": schemes}
+    namespace = {"np": np, "torch": torch, "schemes": schemes, "alignment": alignment, "Counter": Counter}
     exec(compile(source, f"{notebook_name}:{cell_id}", "exec"), namespace)
     return namespace[re.search(r"^def (\w+)", source, re.M).group(1)]
 
@@ -269,14 +327,72 @@ def test_iob1_to_iob2_ignoring_a_change_of_type_is_shown_the_tag_and_its_neighbo
     assert_points_at(report, REPORTS["02_biomedical_ner_data.ipynb", "test_iob1_to_iob2"] + [r"only position 1 differs"])
 
 
-def test_align_first_labelling_every_sub_word_is_shown_the_token():
-    word_ids, tokens = [None, 0, 0, 0, 1, None], ["[CLS]", "nap", "##th", "##alene", "is", "[SEP]"]
+def test_memorise_mentions_keeping_the_case_is_shown_the_keys_it_misses():
+    sentences = [data.Sentence(["Breast", "cancer", "and", "AT"], ["B-Disease", "I-Disease", "O", "B-Disease"])]
     report = report_of(
-        wrong_function("03_label_alignment.ipynb", "align_first"), lambda ids, labels: alignment.align_labels(ids, labels, "first"),
-        [(word_ids, [1, 0])], name="align_first", context=lambda case, i: f"token {tokens[i]!r}, word id {case[0][i]}",
+        wrong_function("02_biomedical_ner_data.ipynb", "memorise_mentions"), baselines.mention_dictionary, [(sentences,)],
+        describe=lambda case: f"{len(case[0])} training sentences", explain=checks.mapping_difference,
     )
-    assert_points_at(report, REPORTS["03_label_alignment.ipynb", "test_align_first"])
-    assert "position 2 (token '##th', word id 0): returned 1, expected -100" in report and "2 of 6 positions differ" in report
+    assert_points_at(report, REPORTS["02_biomedical_ner_data.ipynb", "test_memorise_mentions"])
+    assert "('breast', 'cancer')" in report and "('Breast', 'cancer')" in report
+
+
+def test_dictionary_tags_matching_the_shortest_mention_is_shown_the_word():
+    dictionary = {("breast",): "Disease", ("breast", "cancer"): "Disease"}
+    words = ["familial", "breast", "cancer"]
+    report = report_of(
+        wrong_function("02_biomedical_ner_data.ipynb", "dictionary_tags"), baselines.dictionary_tags, [(words, dictionary)],
+        context=lambda case, i: f"word {case[0][i]!r}",
+    )
+    assert_points_at(report, REPORTS["02_biomedical_ner_data.ipynb", "test_dictionary_tags"])
+    assert "position 2 (word 'cancer'): returned 'O', expected 'I-Disease'" in report
+
+
+def test_entity_difference_names_each_entity_in_words():
+    words = ["Germline", "BRCA1", "and", "BRCA2", "in", "breast", "and", "ovarian", "cancer"]
+    gold = ["O", "B-Gene", "O", "B-Gene", "O", "B-Disease", "I-Disease", "I-Disease", "I-Disease"]
+    marked = ["B-Gene", "B-Gene", "O", "O", "O", "O", "O", "B-Chemical", "I-Chemical"]
+    assert checks.entity_difference(words, gold, gold) is None
+    assert checks.entity_difference(words, marked, gold).splitlines() == [
+        "not marked: 'BRCA2' (Gene)",
+        "other boundaries and type: 'ovarian cancer' (Chemical) where the answer is 'breast and ovarian cancer' (Disease)",
+        "marked, but not an entity: 'Germline' (Gene)",
+    ]
+
+
+def test_truncation_cost_counting_only_mentions_cut_whole_is_shown_the_count(minilm_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
+    words = ["Patients", "with", "ataxia", "telangiectasia", "were", "studied"]  # [CLS] patients with ata ##xia tel ...
+    sentences = [data.Sentence(words, ["O", "O", "B-Disease", "I-Disease", "O", "O"])]
+    report = report_of(
+        wrong_function("03_label_alignment.ipynb", "truncation_cost"),
+        lambda *case: dataclasses.asdict(statistics.truncation_cost(*case)),
+        [(tokenizer, sentences, 6)],
+        explain=checks.mapping_difference,
+    )
+    assert_points_at(report, REPORTS["03_label_alignment.ipynb", "test_truncation_cost"])
+    assert "'mentions': returned 0, expected 1" in report
+
+
+def test_loss_label_counts_keeping_b_on_continuation_pieces_is_shown_the_label(minilm_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
+    names = ["O", "B-Disease", "I-Disease"]
+    sentences = [data.Sentence(["Neurofibromatosis", "is", "rare"], ["B-Disease", "O", "O"])]
+    first = wrong_function("03_label_alignment.ipynb", "loss_label_counts")(tokenizer, sentences, names, "first")
+    assert first == {"B-Disease": 1, "O": 2}  # the mistake only shows under "all"
+    report = report_of(
+        wrong_function("03_label_alignment.ipynb", "loss_label_counts"),
+        statistics.loss_label_counts,
+        [(tokenizer, sentences, names, "all")],
+        describe=lambda case: f"strategy={case[3]!r}",
+        explain=checks.mapping_difference,
+    )
+    assert_points_at(report, REPORTS["03_label_alignment.ipynb", "test_loss_label_counts"])
+    assert re.search(r"1 key missing:\n +'I-Disease'", report) and "'B-Disease': returned 6, expected 1" in report  # ne ##uro ##fi ##bro ##mat ##osis
 
 
 def test_merge_windows_breaking_ties_late_is_shown_the_windows_of_the_position():
