@@ -10,6 +10,7 @@ and assert the same of the grade report.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections import Counter, OrderedDict
 from pathlib import Path
@@ -40,8 +41,25 @@ while start < len(word):
     start = end
 return pieces
 """,
-        "attention": """
-return torch.softmax(q @ k.T, dim=-1) @ v  # not divided by sqrt(d)
+        "fragmentation": """
+rows = {}
+for tokens, tags in zip(split["tokens"], split["ner_tags"]):
+    for span in schemes.spans_from_tags([label_names[tag] for tag in tags]):
+        pieces = [len(tokenizer.tokenize(word)) for word in tokens[span.start : span.end]]
+        rows.setdefault(span.type, []).append((len(pieces), sum(pieces) / len(pieces), sum(pieces)))
+return {
+    entity_type: {
+        "entities": len(r),
+        "words_per_entity": sum(words for words, _, _ in r) / len(r),
+        "pieces_per_word": sum(mean for _, mean, _ in r) / len(r),  # a mean of means: long entities weigh too little
+        "pieces_per_entity": sum(pieces for _, _, pieces in r) / len(r),
+    }
+    for entity_type, r in sorted(rows.items())
+}
+""",
+        "fragmentation_answers": """
+table = fragmentation(dataset["test"], tokenizer, labels)
+return max(table, key=lambda t: table[t]["pieces_per_word"]), "more pieces per word"  # per word, not per entity
 """,
     },
     "02_biomedical_ner_data.ipynb": {
@@ -181,6 +199,26 @@ for g in sorted(gold_spans):
         outcomes.append(("missed", g, None))
 return outcomes  # the spurious predictions are forgotten
 """,
+        "mode_disagreements": """
+from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.scheme import Entities
+
+strict = Entities([list(tags) for tags in tag_sequences], IOB2).entities
+return [i for i, tags in enumerate(tag_sequences) if set(get_entities(list(tags))) != {(e.tag, e.start, e.end) for e in strict[i]}]  # end excluded in one, included in the other
+""",
+        "modes_disagree": """
+previous = "O"
+for tag in tags:
+    if tag.startswith("I-") and previous == "O":  # an I- after an entity of another type is missed
+        return True
+    previous = tag
+return False
+""",
+        "f1_three_ways": """
+f1_default = f1_score(gold, predicted)
+f1_strict = f1_score(gold, predicted, mode="strict", scheme=IOB2)
+return f1_default, f1_strict, f1_strict  # the repair is forgotten
+""",
     },
     "06_full_gpu_fine_tuning.ipynb": {
         "padding_share": """
@@ -190,6 +228,38 @@ return sum(shares) / len(shares) if shares else 0.0  # the mean of the batches' 
         "to_bfloat16": """
 bits = np.asarray(values, dtype=np.float32).view(np.uint32)
 return (bits & 0xFFFF0000).view(np.float32)  # truncated, not rounded
+""",
+        "seed_sd": """
+deviations = []
+for scores in runs.values():
+    mean = sum(scores) / len(scores)
+    deviations.append(math.sqrt(sum((score - mean) ** 2 for score in scores) / (len(scores) - 1)))
+return sum(deviations) / len(deviations)  # the mean of the standard deviations underestimates σ
+""",
+        "is_meaningful": """
+return abs(difference) > 2 * sd  # the sd of one run, not of the difference of two
+""",
+        "seeds_needed": """
+n = 1
+while not abs(difference) > 2 * sd / math.sqrt(n):  # the √2 of a difference is forgotten
+    n += 1
+return n
+""",
+        "seed_answers": """
+sigma = 100 * seed_sd(seed_runs)  # in points, not in F1
+return sigma, is_meaningful(0.005, sigma), seeds_needed(0.005, sigma), False
+""",
+        "card_facts": r"""
+import re
+
+micro = re.search(r"\*\*all \(micro\)\*\* \|[^\n]*\*\*([\d.]+)\*\*", card).group(1)  # the first table is dev, not test
+return {
+    "labels": re.search(r"\*\*Labels\*\*: (.*) \(IOB2\)", card).group(1).split(", "),
+    "max_length": int(re.search(r"sentences cut at (\d+) sub-words", card).group(1)),
+    "label_strategy": re.search(r"labels on (\w+) sub-words", card).group(1),
+    "dev_f1": float(micro),
+    "test_f1": float(micro),
+}
 """,
     },
     "07_inference.ipynb": {
@@ -209,13 +279,31 @@ for i, tag in enumerate(tags):
         spans[-1][1] = i + 1  # an I- tag that starts an entity is dropped
 return [(t, text[words[a].start:words[b - 1].end], words[a].start, words[b - 1].end) for a, b, t in spans]
 """,
+        "cut_entities": """
+first = {}
+for position, word in enumerate(word_ids):
+    first.setdefault(word, position)
+return [s for s in spans if not any(w.start <= first[s.start] and first[s.end - 1] < w.end for w in windows)]  # the last word's other pieces
+""",
+        "smallest_safe_stride": """
+for stride in range(max_length - 2):
+    word_ids, spans = tokenized[0]  # only the first document is looked at
+    if not cut_entities(word_ids, alignment.plan_windows(len(word_ids), max_length - 2, stride), spans):
+        return stride
+""",
+        "stride_answers": """
+cut_at_zero = sum(len(cut_entities(ids, alignment.plan_windows(len(ids), 126, 0), spans)) for ids, spans in tokenized)
+longest_entity = max(span.end - span.start for _, spans in tokenized for span in spans)  # in words, not sub-words
+return cut_at_zero, smallest_safe_stride(tokenized, 128), longest_entity
+""",
     },
 }
 
 # (notebook, test cell) -> patterns the grade report of that test must contain with the mistake above
 REPORTS: dict[tuple[str, str], list[str]] = {
     ("01_bert_basics.ipynb", "test_wordpiece"): [r"first difference at position 1: returned '(\w+)', expected '##\1'"],
-    ("01_bert_basics.ipynb", "test_attention"): [r"values differ; largest absolute difference [\d.e-]+ at \[\d+, \d+\]"],
+    ("01_bert_basics.ipynb", "test_fragmentation"): [r"\w+ pieces_per_word: returned [\d.]+, expected [\d.]+"],
+    ("01_bert_basics.ipynb", "test_fragmentation_answers"): [r"position 0: returned 'Chemical', expected 'Disease'"],
     ("02_biomedical_ner_data.ipynb", "test_spans"): [r"returned nothing \(the list ends\), expected \(\d+, \d+, '\w+'\)"],
     ("02_biomedical_ner_data.ipynb", "test_iob1_to_iob2"): [r"\(IOB1 tag 'I-(\w+)' after 'I-\w+'\): returned 'I-\1', expected 'B-\1'"],
     ("02_biomedical_ner_data.ipynb", "test_memorise_mentions"): [r"keys? missing:\n +\('[a-z]", r"keys? not expected:\n(?: +.*\n)*? +\('[A-Z]"],
@@ -239,8 +327,16 @@ REPORTS: dict[tuple[str, str], list[str]] = {
     ],
     ("05_evaluation.ipynb", "test_entity_scores"): [r"first difference at position 0 \(precision\)"],
     ("05_evaluation.ipynb", "test_classify_errors"): [r"returned nothing \(the list ends\), expected \('spurious', None, Span\("],
+    ("05_evaluation.ipynb", "test_mode_disagreements"): [r"mode_disagreements\(\d+ tag sequences\)\n  returned \d+ items, expected \d+"],
+    ("05_evaluation.ipynb", "test_modes_disagree"): [r"modes_disagree\(\[.*'B-(\w+)', 'I-(?!\1)\w+'.*\]\)\n  returned False, expected True"],
+    ("05_evaluation.ipynb", "test_f1_three_ways"): [r"position 2 \(f1_repaired\)"],
     ("06_full_gpu_fine_tuning.ipynb", "test_padding_share"): [r"returned 0\.\d+, expected 0\.\d+ \(off by"],
     ("06_full_gpu_fine_tuning.ipynb", "test_to_bfloat16"): [r"values differ; largest absolute difference [\d.e-]+ at \[\d+\]"],
+    ("06_full_gpu_fine_tuning.ipynb", "test_seed_sd"): [r"seed_sd\(10 recipes\)\n  returned 0\.\d+, expected 0\.\d+ \(off by"],
+    ("06_full_gpu_fine_tuning.ipynb", "test_is_meaningful"): [r"is_meaningful\(0\.0\d+, 0\.00\d+\)\n  returned True, expected False"],
+    ("06_full_gpu_fine_tuning.ipynb", "test_seeds_needed"): [r"seeds_needed\(0\.005, 0\.00\d+\)\n  returned \d+, expected \d+"],
+    ("06_full_gpu_fine_tuning.ipynb", "test_seed_answers"): [r"position 0 \(sigma\)"],
+    ("06_full_gpu_fine_tuning.ipynb", "test_card_facts"): [r"card_facts\(the card of build/models/[\w-]+/model\)\n  test_f1: returned 0\.\d+, expected 0\.\d+"],
     ("07_inference.ipynb", "test_token_predictions"): [
         r"returned (\d+) items, expected \d+\n.*not expected: position 0: \(\d+, [\d.]+\); position \d+: ",
         r"position 0 \(logits row 1\)",
@@ -248,6 +344,11 @@ REPORTS: dict[tuple[str, str], list[str]] = {
     ("07_inference.ipynb", "test_entities_with_offsets"): [
         r"missing: position \d+: \('\w+', '[^']+', \d+, \d+\)",
         r"first difference at position \d+: returned \('\w+', .*\), expected \('\w+', ",
+    ],
+    ("07_inference.ipynb", "test_cut_entities"): [r"returned \d+ items?, expected \d+\n", r"expected Span\(start=\d+, end=\d+, type='Disease'\)"],
+    ("07_inference.ipynb", "test_smallest_safe_stride"): [r"smallest_safe_stride\(\d+ documents, max_length=128\)\n  returned 0, expected \d+"],
+    ("07_inference.ipynb", "test_stride_answers"): [
+        r"stride_answers\(\d+ documents\)\n  first difference at position \d \((cut_at_zero|safe_stride|longest_entity)\)",
     ],
 }
 
@@ -267,7 +368,7 @@ def wrong_function(notebook_name: str, cell_id: str):
     """The function a solution cell defines, with the typical mistake in place of the solution."""
     notebook = with_mistakes(nbformat.read(SOLUTIONS / notebook_name, as_version=4), MISTAKES[notebook_name])
     source = next(cell.source for cell in notebook.cells if cell.get("id") == cell_id)
-    namespace = {"np": np, "torch": torch, "schemes": schemes, "alignment": alignment, "Counter": Counter}
+    namespace = {"np": np, "torch": torch, "schemes": schemes, "alignment": alignment, "Counter": Counter, "math": math}
     exec(compile(source, f"{notebook_name}:{cell_id}", "exec"), namespace)
     return namespace[re.search(r"^def (\w+)", source, re.M).group(1)]
 
@@ -303,14 +404,54 @@ def test_wordpiece_without_hashes_is_shown_the_first_wrong_piece():
     assert_points_at(report, REPORTS["01_bert_basics.ipynb", "test_wordpiece"] + [r"wordpiece\('022'\)"])
 
 
-def test_attention_without_scaling_gets_the_largest_difference_not_the_tensors():
-    generator = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(6, 8, generator=generator) for _ in range(3))
+def test_fragmentation_as_a_mean_of_means_is_shown_the_type_and_the_number():
+    dataset = {"tokens": [["nephrotoxicity", "cisplatin"], ["acute", "kidney", "injury"]], "ner_tags": [[1, 3], [3, 4, 4]]}
+    names = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
+    tokenizer = SimpleNamespace(tokenize=lambda word: [word[i : i + 4] for i in range(0, len(word), 4)])  # pieces of 4 letters
+
+    def reference(split, tokenizer, label_names):  # what the solution computes: totals first, divided at the end
+        return {"Chemical": {"entities": 1, "words_per_entity": 1.0, "pieces_per_word": 4.0, "pieces_per_entity": 4.0},
+                "Disease": {"entities": 2, "words_per_entity": 2.0, "pieces_per_word": 9 / 4, "pieces_per_entity": 4.5}}
+
     report = report_of(
-        wrong_function("01_bert_basics.ipynb", "attention"), torch.nn.functional.scaled_dot_product_attention, [(q, k, v)],
-        describe=lambda case: f"q, k, v of shape {tuple(case[0].shape)}", tolerance=1e-5,
+        wrong_function("01_bert_basics.ipynb", "fragmentation"), reference, [(dataset, tokenizer, names)],
+        explain=lambda actual, expected: next(
+            (f"{t} {key}: {checks.difference(actual[t][key], value)}" for t, row in expected.items() for key, value in row.items()
+             if checks.difference(actual[t][key], value)), None),
     )
-    assert_points_at(report, REPORTS["01_bert_basics.ipynb", "test_attention"] + [r"\b48 of 48 values differ"])
+    assert_points_at(report, REPORTS["01_bert_basics.ipynb", "test_fragmentation"])
+
+
+def test_modes_disagree_missing_a_change_of_type_is_shown_the_sequence():
+    from seqeval.metrics.sequence_labeling import get_entities
+    from seqeval.scheme import IOB2, Entities
+
+    def reference(tags):
+        return set(get_entities(list(tags))) != {(e.tag, e.start, e.end - 1) for e in Entities([list(tags)], IOB2).entities[0]}
+
+    cases = [(["O", "I-Gene"],), (["B-Gene", "I-Gene"],), (["B-Gene", "I-Chemical"],)]
+    report = report_of(wrong_function("05_evaluation.ipynb", "modes_disagree"), reference, cases, name="modes_disagree")
+    assert_points_at(report, REPORTS["05_evaluation.ipynb", "test_modes_disagree"])
+
+
+def test_seed_sd_averaging_standard_deviations_is_shown_both_numbers():
+    runs = {"a": [0.80, 0.82], "b": [0.81, 0.81], "c": [0.79, 0.83], "d": [0.80, 0.80], "e": [0.70, 0.71],
+            "f": [0.6, 0.6], "g": [0.5, 0.52], "h": [0.9, 0.9], "i": [0.8, 0.8], "j": [0.7, 0.7]}
+    report = report_of(
+        wrong_function("06_full_gpu_fine_tuning.ipynb", "seed_sd"), lambda r: float(np.sqrt(np.mean([np.var(v, ddof=1) for v in r.values()]))),
+        [(runs,)], name="seed_sd", tolerance=1e-12, describe=lambda case: f"{len(case[0])} recipes",
+    )
+    assert_points_at(report, REPORTS["06_full_gpu_fine_tuning.ipynb", "test_seed_sd"])
+
+
+def test_cut_entities_looking_at_first_pieces_only_is_shown_the_missing_span():
+    word_ids = [0, 0, 1, 1, 1, 2, 2, 3]  # word 1 is three pieces, the window edge falls between its second and third
+    windows = [alignment.Window(0, 4), alignment.Window(4, 8)]
+    spans = [schemes.Span(0, 1, "Disease"), schemes.Span(1, 2, "Disease"), schemes.Span(2, 4, "Disease")]
+    report = report_of(
+        wrong_function("07_inference.ipynb", "cut_entities"), lambda *case: [spans[1]], [(word_ids, windows, spans)], name="cut_entities",
+    )
+    assert_points_at(report, REPORTS["07_inference.ipynb", "test_cut_entities"])
 
 
 def test_entity_spans_losing_the_last_entity_is_told_which_one():
