@@ -184,6 +184,24 @@ def test_stored_source_excerpts_equal_the_library_now(path, number, call, stored
     )
 
 
+def _sanitize(text: str) -> str:
+    """What nbval does to an output before comparing it: every rule of notebooks/nbval_sanitize.cfg, in order."""
+    from nbval.plugin import get_sanitize_patterns
+
+    for regex, replacement in get_sanitize_patterns((NOTEBOOKS / "nbval_sanitize.cfg").read_text()):
+        text = re.sub(regex, replacement, text)
+    return text
+
+
+def test_nbval_sanitizing_hides_what_differs_between_machines_and_runs():
+    here = "loaded /work/main/build/models/x in 3.2 s at 12.5 sentences/s; /tmp/ipykernel_370/568753461.py:1: warning"
+    there = "loaded /home/ana/biobert-ner/build/models/x in 0.4 s at 80.1 sentences/s; /tmp/ipykernel_88/12.py:1: warning"
+    assert _sanitize(here) == _sanitize(there) == "loaded <ROOT>/build/models/x in <TIME> at <SPEED>; <CELL>:1: warning"
+    library = "/opt/venv/lib/python3.11/site-packages/torch/nn/modules/module.py:12: UserWarning"
+    assert _sanitize(library) == "<SITE-PACKAGES>/torch/nn/modules/module.py:12: UserWarning"
+    assert _sanitize("Span(start=9, end=12, type='Disease') -> soft tissue sarcoma") == "Span(start=9, end=12, type='Disease') -> soft tissue sarcoma"
+
+
 # Notebook 04 is being rewritten on another branch; its source cells get the marker there.
 MARKERS_PENDING = {"04_fine_tuning_loop.ipynb"}
 
