@@ -32,6 +32,7 @@ from .readers import (  # noqa: F401 (the corpus readers, re-exported: notebooks
     read_tsv,
     write_tsv,
 )
+from .paths import relative
 
 if TYPE_CHECKING:  # datasets is slow to import; only the functions that need it import it
     import datasets
@@ -242,7 +243,7 @@ def load_data(spec: str | os.PathLike[str]) -> "datasets.DatasetDict":
         dataset, origin = load_bundled_corpus(), "the bundled course corpus (biobert_ner/corpus_data/tsv, shipped with the package)"
     elif corpora.is_corpus_name(text):
         folder = corpora.ensure_corpus(text)
-        where = f"biobert_ner/corpus_data/{text}, shipped with the package" if corpora.read_pins()[text].vendored else str(folder)
+        where = f"biobert_ner/corpus_data/{text}, shipped with the package" if corpora.read_pins()[text].vendored else relative(folder)
         dataset, origin = load_corpus_folder(folder), f"the {text} corpus ({where})"
     elif path.is_dir() and (any(path.glob("*.tsv")) or any(path.glob("*.tsv.gz"))):
         dataset, origin = load_corpus_folder(path), f"the TSV corpus folder {path}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -40,6 +41,9 @@ def quiet() -> None:
     transformers.utils.logging.disable_progress_bar()
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
+    # The alignment prints its truncation report as a plain line too; in a notebook the warning's copy
+    # would only add the kernel's temporary cell file (/tmp/ipykernel_*/...) to the stored output.
+    warnings.filterwarnings("ignore", message="truncation at max_length", category=UserWarning)
 
 
 def _silence_progress_bars() -> None:

@@ -30,9 +30,17 @@ def models_dir() -> Path:
 
 
 def relative(path: str | os.PathLike[str]) -> str:
-    """A path as the notebooks print it: relative to the repository when inside it (same text on every machine)."""
+    """A path as the notebooks print it: relative to the repository when inside it, else from ``~`` when under it.
+
+    Printed paths end up in stored notebook outputs and logs that others read: the repository-relative
+    form is the same text on every machine, and neither form shows whose machine it ran on.
+    """
     path = Path(path).resolve()
     try:
         return path.relative_to(repository_root().resolve()).as_posix()
     except ValueError:
+        pass
+    try:
+        return (Path("~") / path.relative_to(Path.home().resolve())).as_posix()
+    except (ValueError, RuntimeError):  # RuntimeError: no home folder can be determined
         return str(path)

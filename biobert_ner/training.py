@@ -40,6 +40,7 @@ from .alignment import IGNORE_INDEX, LabelStrategy, encode_dataset
 from .checkpoints import TrainingState, load_checkpoint, rng_states, save_checkpoint, set_rng_states  # noqa: F401 (re-exported)
 from .files import atomic_write_json, atomic_write_text
 from .modelling import DEFAULT_MODEL
+from .paths import relative
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 GRAPH_MODES = ("auto", "on", "off")
@@ -105,8 +106,17 @@ class TrainingConfig:
         return asdict(self)
 
     def __str__(self) -> str:
+        # Printed at the start of every run and stored in notebook outputs: folders as repository-relative
+        # paths, so the printout is the same on every machine (settings.json keeps the real paths).
         width = max(len(f.name) for f in fields(self))
-        return "\n".join(f"  {name:<{width}} = {value!r}" for name, value in self.to_dict().items())
+        return "\n".join(f"  {name:<{width}} = {_shown_setting(name, value)!r}" for name, value in self.to_dict().items())
+
+
+def _shown_setting(name: str, value: Any) -> Any:
+    """A setting as printed: a folder relative to the repository; anything else (and ``resume_from="latest"``) as is."""
+    if name in ("output_dir", "resume_from") and value and value != "latest":
+        return relative(value)
+    return value
 
 
 # ---------------------------------------------------------------- precision and optimizer

@@ -7,7 +7,10 @@ notebooks/conftest.py); here the notebooks are executed with papermill in the qu
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -19,6 +22,8 @@ from biobert_ner.cli import course_commands
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 PATHS = notebook_runner.notebook_paths(NOTEBOOKS)
+# Every notebook whose outputs are committed: the lessons, the solutions and the exercises.
+STORED = sorted([*NOTEBOOKS.glob("*.ipynb"), *(REPO_ROOT / "solutions").glob("*.ipynb"), *(REPO_ROOT / "exercises").glob("*.ipynb")])
 TIME_LIMIT_S = 120  # per notebook, quick profile, 2 CPU cores
 # Notebook 04 fine-tunes twice (pretrained and random weights), each scored on the full real NCBI-disease
 # dev and test sets (1,863 sentences): 150 s on 2 idle cores (2026-11-30). Its own, measured limit until
@@ -88,6 +93,134 @@ def test_clean_notebook_drops_run_noise():
     notebook_runner.clean_notebook(notebook)
     assert "widgets" not in notebook.metadata and "papermill" not in notebook.metadata
     assert cell.metadata == {} and list(cell.outputs[0].data) == ["text/plain"]
+
+
+# ---------------------------------------------------------------- stored outputs: path-free and current
+
+# An absolute path of the machine a notebook ran on: a home, a temporary or system folder, a
+# virtual environment's site-packages, a Windows drive. Outputs show repository-relative paths.
+ABSOLUTE_PATH = re.compile(r"""(?<![\w.~])(?:/(?:work|root|home|tmp|usr|opt|var|private|Users)/[^\s'"<>)\]]*|[^\s'"<>]*site-packages[^\s'"<>]*|\b[A-Za-z]:\\[^\s'"<>]*)""")
+
+
+def _output_texts(output) -> list[str]:
+    if output.output_type == "stream":
+        return [output.text]
+    if output.output_type == "error":
+        return [*output.traceback, output.evalue]
+    return [value for mime, value in output.get("data", {}).items() if mime.startswith("text/") or mime.endswith("json")]
+
+
+def _absolute_paths(path: Path) -> list[str]:
+    notebook = nbformat.read(path, as_version=4)
+    found = []
+    for number, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            for text in _output_texts(output):
+                text = text if isinstance(text, str) else json.dumps(text)
+                found += [f"{path.relative_to(REPO_ROOT)} cell {number}: {match}" for match in ABSOLUTE_PATH.findall(text)]
+    return found
+
+
+def test_the_absolute_path_pattern_finds_machine_paths_only():
+    machine = ["/work/main/biobert_ner/corpus_data/tsv", "/tmp/ipykernel_370/568753461.py:1", "/home/ana/x.py",
+               "/root/.cache/m", "/opt/venv/lib/python3.11/site-packages/torch/nn.py", r"C:\Users\ana\x.py"]
+    portable = ["build/models/minilm-736cc8fa40", "../build/notebook-data/tiny-corpus", "~/.cache/biobert-ner",
+                "biobert_ner/corpus_data/tsv", "https://huggingface.co/dmis-lab/biobert-base-cased-v1.2", "1/2 sentences/s"]
+    assert [bool(ABSOLUTE_PATH.search(text)) for text in machine] == [True] * len(machine)
+    assert [ABSOLUTE_PATH.findall(text) for text in portable] == [[]] * len(portable)
+
+
+@pytest.mark.parametrize("path", STORED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_stored_outputs_hold_no_absolute_path(path):
+    """A committed output shows neither the folder it ran in nor a kernel or library file of that machine."""
+    found = _absolute_paths(path)
+    assert not found, "absolute paths in stored outputs (print them with course.relative):\n" + "\n".join(found)
+
+
+def test_the_settings_printout_shows_folders_relative_to_the_repository():
+    from biobert_ner import training
+
+    config = training.TrainingConfig(output_dir=str(REPO_ROOT / "build" / "models" / "x"), resume_from="latest")
+    assert "output_dir" in str(config) and "'build/models/x'" in str(config) and "'latest'" in str(config)
+    assert not ABSOLUTE_PATH.search(str(config))
+    assert config.to_dict()["output_dir"] == str(REPO_ROOT / "build" / "models" / "x")  # settings.json keeps the real folder
+
+
+def _show_source_cells(path: Path):
+    """(cell number, the call's expression, stored text) for every cell that is one ``course.show_source(...)`` call."""
+    notebook = nbformat.read(path, as_version=4)
+    for number, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code" or "course.show_source(" not in _source(cell):
+            continue
+        body = ast.parse(_source(cell)).body
+        calls = [statement.value for statement in body if isinstance(statement, ast.Expr) and "show_source" in ast.unparse(statement)]
+        stored = [output.data["text/plain"] for output in cell.outputs if "text/plain" in output.get("data", {})]
+        yield number, calls[-1], stored
+
+
+def _evaluate_with_library(call: ast.expr):
+    """Evaluates ``course.show_source(module.function, ...)`` with each name bound to the biobert_ner module of that name."""
+    names = {node.id for node in ast.walk(call) if isinstance(node, ast.Name)}
+    namespace = {name: importlib.import_module(f"biobert_ner.{name}") for name in names}
+    return eval(compile(ast.Expression(call), "<show_source cell>", "eval"), namespace)  # noqa: S307 - our own notebooks
+
+
+SOURCE_CELLS = [(path, number, call, stored) for path in STORED for number, call, stored in _show_source_cells(path)]
+
+
+def test_the_course_shows_library_source_somewhere():
+    assert len(SOURCE_CELLS) >= 4, [f"{path.name} cell {number}" for path, number, _, _ in SOURCE_CELLS]
+
+
+@pytest.mark.parametrize(
+    ("path", "number", "call", "stored"), SOURCE_CELLS, ids=[f"{p.parent.name}/{p.stem}-cell{n}" for p, n, _, _ in SOURCE_CELLS]
+)
+def test_stored_source_excerpts_equal_the_library_now(path, number, call, stored):
+    """A notebook that shows the library's code shows today's code: a stale excerpt fails without running the notebook."""
+    assert stored, f"{path.name} cell {number} has no stored output: run the notebook"
+    current = _evaluate_with_library(call).data
+    assert stored[-1] == current, (
+        f"{path.relative_to(REPO_ROOT)} cell {number}: the stored excerpt of {ast.unparse(call)} differs from the library's "
+        "source now; re-execute the notebook (python -m biobert_ner.notebook_runner --in-place NN)"
+    )
+
+
+def _sanitize(text: str) -> str:
+    """What nbval does to an output before comparing it: every rule of notebooks/nbval_sanitize.cfg, in order."""
+    from nbval.plugin import get_sanitize_patterns
+
+    for regex, replacement in get_sanitize_patterns((NOTEBOOKS / "nbval_sanitize.cfg").read_text()):
+        text = re.sub(regex, replacement, text)
+    return text
+
+
+def test_nbval_sanitizing_hides_what_differs_between_machines_and_runs():
+    here = "loaded /work/main/build/models/x in 3.2 s at 12.5 sentences/s; /tmp/ipykernel_370/568753461.py:1: warning"
+    there = "loaded /home/ana/biobert-ner/build/models/x in 0.4 s at 80.1 sentences/s; /tmp/ipykernel_88/12.py:1: warning"
+    assert _sanitize(here) == _sanitize(there) == "loaded <ROOT>/build/models/x in <TIME> at <SPEED>; <CELL>:1: warning"
+    library = "/opt/venv/lib/python3.11/site-packages/torch/nn/modules/module.py:12: UserWarning"
+    assert _sanitize(library) == "<SITE-PACKAGES>/torch/nn/modules/module.py:12: UserWarning"
+    assert _sanitize("Span(start=9, end=12, type='Disease') -> soft tissue sarcoma") == "Span(start=9, end=12, type='Disease') -> soft tissue sarcoma"
+
+
+# Notebook 04 is being rewritten on another branch; its source cells get the marker there.
+MARKERS_PENDING = {"04_fine_tuning_loop.ipynb"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.xfail(reason="markers pending", strict=False)) if p.name in MARKERS_PENDING else p for p in PATHS],
+    ids=lambda p: p.stem,
+)
+def test_deterministic_cells_are_compared_by_nbval(path):
+    """Source excerpts and tokenizations must reproduce exactly: such cells carry nbval's NBVAL_CHECK_OUTPUT marker."""
+    notebook = nbformat.read(path, as_version=4)
+    deterministic = ("course.show_source(", ".tokenize(", "course.profiles_table(")
+    unmarked = [
+        number for number, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and any(call in _source(cell) for call in deterministic) and "# NBVAL_CHECK_OUTPUT" not in _source(cell)
+    ]
+    assert not unmarked, f"{path.name}: cells {unmarked} have deterministic output but no '# NBVAL_CHECK_OUTPUT' line"
 
 
 # ---------------------------------------------------------------- profiles
