@@ -286,9 +286,9 @@ for position, word in enumerate(word_ids):
 return [s for s in spans if not any(w.start <= first[s.start] and first[s.end - 1] < w.end for w in windows)]  # the last word's other pieces
 """,
         "smallest_safe_stride": """
-for stride in range(max_length - 2):
+for stride in range(window_length - 2):
     word_ids, spans = tokenized[0]  # only the first document is looked at
-    if not cut_entities(word_ids, alignment.plan_windows(len(word_ids), max_length - 2, stride), spans):
+    if not cut_entities(word_ids, alignment.plan_windows(len(word_ids), window_length - 2, stride), spans):
         return stride
 """,
         "stride_answers": """
@@ -346,7 +346,7 @@ REPORTS: dict[tuple[str, str], list[str]] = {
         r"first difference at position \d+: returned \('\w+', .*\), expected \('\w+', ",
     ],
     ("07_inference.ipynb", "test_cut_entities"): [r"returned \d+ items?, expected \d+\n", r"expected Span\(start=\d+, end=\d+, type='Disease'\)"],
-    ("07_inference.ipynb", "test_smallest_safe_stride"): [r"smallest_safe_stride\(\d+ documents, max_length=128\)\n  returned 0, expected \d+"],
+    ("07_inference.ipynb", "test_smallest_safe_stride"): [r"smallest_safe_stride\(\d+ documents, window_length=128\)\n  returned 0, expected \d+"],
     ("07_inference.ipynb", "test_stride_answers"): [
         r"stride_answers\(\d+ documents\)\n  first difference at position \d \((cut_at_zero|safe_stride|longest_entity)\)",
     ],
