@@ -150,24 +150,42 @@ return merged
 """,
     },
     "04_fine_tuning_loop.ipynb": {
-        "parameter_groups": """
-decay = [p for p in model.parameters() if p.ndim >= 2]  # frozen parameters too
-no_decay = [p for p in model.parameters() if p.ndim < 2]
-return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-""",
         "learning_rate": """
 if step < warmup:
     return peak * step / warmup
 return peak * (total - step) / total  # decays over all the updates, not those after the warm-up
 """,
-        "training_step": """
-loss = model(**batch).loss
-torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)  # before backward: nothing to clip yet
-loss.backward()
-optimizer.step()
-scheduler.step()
-optimizer.zero_grad(set_to_none=True)
-return loss.item()
+        "train_epoch": """
+model.train()
+loss_sum = labelled = 0
+for batch in loader:
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    labels = batch["labels"].flatten()
+    token_losses = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels, ignore_index=-100, reduction="sum")
+    (token_losses / labelled_per_batch).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()  # after every batch: accumulation_steps ignored
+    scheduler.step()
+    optimizer.zero_grad()
+    loss_sum += token_losses.item()
+    labelled += (labels != -100).sum().item()
+return loss_sum / labelled
+""",
+        "predict_word_tags": """
+model.eval()
+tags = []
+with torch.no_grad():
+    for start in range(0, len(sentences), batch_size):
+        batch = sentences[start : start + batch_size]
+        encoding = tokenizer(batch, is_split_into_words=True, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        predicted = model(input_ids=encoding["input_ids"], attention_mask=encoding["attention_mask"]).logits.argmax(-1)
+        for row, words in enumerate(batch):
+            piece = {}
+            for position, word in enumerate(encoding.word_ids(row)):
+                if word is not None:
+                    piece[word] = int(predicted[row, position])  # the last sub-word wins, not the first
+            tags.append([model.config.id2label[piece[word]] if word in piece else "O" for word in range(len(words))])
+return tags
 """,
     },
     "05_evaluation.ipynb": {
@@ -317,14 +335,11 @@ REPORTS: dict[tuple[str, str], list[str]] = {
     ("03_label_alignment.ipynb", "test_truncation_cost"): [r"1 key with another value:\n +'mentions': returned (\d+), expected (?!\1)\d+"],
     ("03_label_alignment.ipynb", "test_loss_label_counts"): [r"strategy='all'", r"'B-Disease': returned \d+, expected \d+"],
     ("03_label_alignment.ipynb", "test_merge_windows"): [r"\(in windows \[(\d+), (\d+)\]\): returned \(\2, (\d+)\), expected \(\1, \3\)"],
-    ("04_fine_tuning_loop.ipynb", "test_parameter_groups"): [
-        r"parameters should be in no group",
-        r"bert\.embeddings\.word_embeddings\.weight: shape \(\d+, \d+\), frozen",
-    ],
     ("04_fine_tuning_loop.ipynb", "test_learning_rate"): [r"learning_rate\(6, 6, 60, 0\.0005\)\n  returned 0\.00045, expected 0\.0005"],
-    ("04_fine_tuning_loop.ipynb", "test_training_step"): [
-        r"norm [\d.]+, above max_grad_norm=0\.5: clip them after backward\(\), before the step",
+    ("04_fine_tuning_loop.ipynb", "test_train_epoch"): [
+        r"after epoch 1: optimizer\.step\(\) ran 46 times in all, train\(\)'s 16 \(train\(\) updates once per 3 batches",
     ],
+    ("04_fine_tuning_loop.ipynb", "test_predict_word_tags"): [r"sentence \d+, word \d+ '[^']+' \(sub-words [^)]+\): returned '[\w-]+', expected '[\w-]+'\n\d+ of \d+ words differ"],
     ("05_evaluation.ipynb", "test_entity_scores"): [r"first difference at position 0 \(precision\)"],
     ("05_evaluation.ipynb", "test_classify_errors"): [r"returned nothing \(the list ends\), expected \('spurious', None, Span\("],
     ("05_evaluation.ipynb", "test_mode_disagreements"): [r"mode_disagreements\(\d+ tag sequences\)\n  returned \d+ items, expected \d+"],
@@ -547,18 +562,6 @@ def test_merge_windows_breaking_ties_late_is_shown_the_windows_of_the_position()
     assert_points_at(report, REPORTS["03_label_alignment.ipynb", "test_merge_windows"] + [r"positions \d+-\d+: returned \["])
 
 
-def test_parameter_groups_with_frozen_parameters_are_named():
-    model = torch.nn.Sequential(OrderedDict(embeddings=torch.nn.Embedding(10, 4), dense=torch.nn.Linear(4, 4), norm=torch.nn.LayerNorm(4)))
-    model.embeddings.requires_grad_(False)
-    names = checks.parameter_names(model)
-    report = report_of(
-        wrong_function("04_fine_tuning_loop.ipynb", "parameter_groups"), training.parameter_groups, [(model, 0.01)],
-        explain=lambda actual, expected: checks.parameter_groups_difference(actual, expected, names),
-    )
-    assert "1 parameter should be in no group:\n    embeddings.weight: shape (10, 4), frozen (requires_grad=False)" in report
-    assert_points_at(report, [])
-
-
 def test_learning_rate_decaying_from_the_start_is_shown_the_one_wrong_number():
     from transformers import get_linear_schedule_with_warmup
 
@@ -571,44 +574,65 @@ def test_learning_rate_decaying_from_the_start_is_shown_the_one_wrong_number():
     assert_points_at(report, REPORTS["04_fine_tuning_loop.ipynb", "test_learning_rate"])
 
 
-def _right_step(model, batch, optimizer, scheduler, max_grad_norm):
-    loss = model(**batch).loss
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return loss.item()
+def solution_function(notebook_name: str, cell_id: str):
+    """The function a solution cell defines, as the solution writes it."""
+    source = next(cell.source for cell in nbformat.read(SOLUTIONS / notebook_name, as_version=4).cells if cell.get("id") == cell_id)
+    namespace = {"np": np, "torch": torch, "schemes": schemes}
+    exec(compile(source, f"{notebook_name}:{cell_id}", "exec"), namespace)
+    return namespace[re.search(r"^def (\w+)", source, re.M).group(1)]
 
 
-class _Classifier(torch.nn.Module):
-    """The smallest model with BERT's calling convention: ``model(**batch).loss``."""
+class _Tagger(torch.nn.Module):
+    """The smallest token classifier with BERT's calling convention: ``model(input_ids=..., attention_mask=...).logits``."""
 
     def __init__(self):
         super().__init__()
-        self.linear = torch.nn.Linear(4, 3)
+        self.embedding = torch.nn.Embedding(10, 3)
 
-    def forward(self, x, y):
-        return SimpleNamespace(loss=torch.nn.functional.cross_entropy(self.linear(x), y))
+    def forward(self, input_ids, attention_mask):
+        return SimpleNamespace(logits=self.embedding(input_ids))
 
 
-def _weights_after(training_step, seed: int) -> dict:
-    torch.manual_seed(seed)
-    model = _Classifier()
+def _one_epoch(train_epoch) -> tuple[int, float]:
+    """Optimizer updates and returned loss of one epoch of 5 batches with ``accumulation_steps=2``."""
+    torch.manual_seed(0)
+    model = _Tagger()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    training_step(model, {"x": torch.randn(8, 4) * 10, "y": torch.randint(0, 3, (8,))}, optimizer, scheduler, 0.01)
-    return model.state_dict()
+    updates = []
+    optimizer.register_step_post_hook(lambda *_: updates.append(1))
+    generator = torch.Generator().manual_seed(0)
+    loader = [
+        {"input_ids": torch.randint(0, 10, (2, 5), generator=generator), "attention_mask": torch.ones(2, 5, dtype=torch.long),
+         "labels": torch.randint(0, 3, (2, 5), generator=generator)}
+        for _ in range(5)
+    ]
+    loss = train_epoch(model, loader, optimizer, scheduler, labelled_per_batch=10.0, accumulation_steps=2, max_grad_norm=1.0)
+    return len(updates), round(loss, 6)
 
 
-def test_training_step_clipping_before_backward_names_the_weights_that_differ():
-    """The library's half of the check (notebook 04 adds the gradient norm at the step): a state dict report."""
-    wrong = wrong_function("04_fine_tuning_loop.ipynb", "training_step")
-    report = report_of(lambda seed: _weights_after(wrong, seed), lambda seed: _weights_after(_right_step, seed), [(0,)], tolerance=1e-5)
-    assert_points_at(report, [
-        r"2 of 2 tensors differ by more than 1e-05, largest difference first:",
-        r"linear\.weight \(3, 4\): 12 of 12 values differ; largest absolute difference",
-    ])
+def test_train_epoch_updating_after_every_batch_is_shown_the_number_of_updates():
+    """The library's half of the check (notebook 04 compares with training.train, epoch by epoch): updates counted."""
+    right = solution_function("04_fine_tuning_loop.ipynb", "train_epoch")
+    assert _one_epoch(right)[0] == 3  # batches 2 and 4 end an update, and the last batch one of its own
+    report = report_of(lambda: _one_epoch(wrong_function("04_fine_tuning_loop.ipynb", "train_epoch")), lambda: _one_epoch(right), [()],
+                       name="train_epoch", context=lambda case, i: ("optimizer updates", "loss")[i])
+    assert_points_at(report, [r"first difference at position 0 \(optimizer updates\): returned 5, expected 3"])
+
+
+def test_predict_word_tags_from_the_last_sub_word_is_shown_the_sentence():
+    from biobert_ner import modelling
+
+    labels = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease", "B-Gene", "I-Gene"]
+    model, tokenizer = modelling.build_tiny_bert(labels, seed=1)  # random weights: labels vary from sub-word to sub-word
+    sentences = [["Hereditary", "nonpolyposis", "colorectal", "carcinoma"], ["A", "mutation", "in", "BRCA1"]]
+    right = solution_function("04_fine_tuning_loop.ipynb", "predict_word_tags")
+    library = lambda sentences: evaluation.predict_words(model, tokenizer, sentences).tags  # noqa: E731
+    assert right(model, tokenizer, sentences) == library(sentences)
+    wrong = wrong_function("04_fine_tuning_loop.ipynb", "predict_word_tags")
+    report = report_of(lambda sentences: wrong(model, tokenizer, sentences), library, [(sentences,)], name="predict_word_tags",
+                       context=lambda case, i: f"sentence {i}")
+    assert_points_at(report, [r"first difference at position \d \(sentence \d\): returned \['"])
 
 
 def test_entity_scores_swapping_precision_and_recall_is_shown_which_score():
