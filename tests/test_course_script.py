@@ -58,6 +58,19 @@ def _read_until_serving(process: subprocess.Popen, port: int) -> list[str]:
     return lines
 
 
+def _server_status(url: str, wait_s: float = 30.0) -> dict:
+    """The server's ``/api/status``, asked again for a while: the URL is printed as the server comes up."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return json.loads(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 @pytest.mark.slow
 def test_course_sh_starts_jupyterlab_without_warnings_as_root_too():
     port = free_port()
@@ -69,8 +82,8 @@ def test_course_sh_starts_jupyterlab_without_warnings_as_root_too():
         lines = _read_until_serving(process, port)
         log = "\n".join(lines)
         assert process.poll() is None, f"./course.sh exited with {process.returncode}:\n{log[-4000:]}"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=course-test", timeout=30) as response:
-            assert response.status == 200 and "started" in json.loads(response.read())
+        status = _server_status(f"http://127.0.0.1:{port}/api/status?token=course-test")
+        assert "started" in status, status
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
