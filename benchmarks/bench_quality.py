@@ -38,7 +38,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_training import cpu_name, run_trainer  # noqa: E402  (the Trainer recipe, shared with the speed benchmark)
+from bench_training import cpu_name, run_trainer, split_f1  # noqa: E402  (the Trainer recipe, shared with the speed benchmark)
 
 RUNS = ("ours", "trainer_default", "trainer_tuned")
 
@@ -59,15 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def scores(model, tokenizer, dataset) -> dict:
-    """Dev and test entity F1 of a model, scored identically for every run (fp32, eval mode)."""
-    from biobert_ner.evaluation import evaluate_tags, gold_word_tags, predict_word_tags
-
+    """Dev and test entity F1 of a model, scored as the Trainer runs are (``bench_training.split_f1``: fp32, eval mode)."""
     model = model.float().eval()
-    result = {}
-    for split in ("validation", "test"):
-        predicted = predict_word_tags(model, tokenizer, dataset[split], batch_size=64, max_length=128)
-        result[f"{'dev' if split == 'validation' else 'test'}_f1"] = evaluate_tags(gold_word_tags(dataset[split]), predicted).entity_f1
-    return result
+    return {"dev_f1": split_f1(model, tokenizer, dataset, "validation"), "test_f1": split_f1(model, tokenizer, dataset, "test")}
 
 
 def run_ours(dataset, args, seed: int) -> dict:
@@ -87,14 +81,8 @@ def run_ours(dataset, args, seed: int) -> dict:
 
 
 def run_trainer_recipe(dataset, args, seed: int, tuned: bool) -> dict:
-    from biobert_ner.modelling import load_tokenizer, resolve_model
-
-    outcome = run_trainer(dataset, args, tuned=tuned, seed=seed, keep_model=True)
-    model = outcome.pop("model")
-    tokenizer = load_tokenizer(resolve_model(args.model).source)
-    outcome.pop("dev_f1", None)
-    outcome.pop("test_f1", None)
-    return {**scores(model, tokenizer, dataset), **outcome}
+    """The Trainer recipe; ``run_trainer`` already scores its final model on dev and test."""
+    return run_trainer(dataset, args, tuned=tuned, seed=seed)
 
 
 def summarize(per_seed: list[dict]) -> dict:

@@ -86,10 +86,6 @@ def split_f1(model, tokenizer, dataset, split: str = "validation") -> float:
     return evaluate_tags(gold_word_tags(dataset[split]), predicted).entity_f1
 
 
-def dev_f1(model, tokenizer, dataset, args) -> float:
-    return split_f1(model, tokenizer, dataset, "validation")
-
-
 def trainer_uses_bf16() -> bool:
     """The tuned Trainer's bf16, where the hardware computes it natively: a CUDA GPU with bf16, or a CPU
     with AVX512-BF16/AMX (the rule ``train()``'s ``precision="auto"`` follows). Without bf16 units torch
@@ -127,7 +123,7 @@ def run_ours(dataset, args, precision: str, seed: int, **recipe) -> dict:
         load_model(result.model, str(Path(folder) / "checkpoint" / "model.safetensors"))
         # Test F1 of the model train() returns (the best dev epoch): what a user of the library gets.
         test_f1 = split_f1(result.model.float().eval(), result.tokenizer, dataset, "test")
-        final_f1 = dev_f1(result.model.float().eval(), result.tokenizer, dataset, args)
+        final_f1 = split_f1(result.model.float().eval(), result.tokenizer, dataset, "validation")
     return {
         "sentences_per_second": result.sentences_per_second,
         "train_seconds": result.train_seconds,
@@ -141,10 +137,9 @@ def run_ours(dataset, args, precision: str, seed: int, **recipe) -> dict:
     }
 
 
-def run_trainer(dataset, args, tuned: bool, seed: int, keep_model: bool = False, make_model=None) -> dict:
+def run_trainer(dataset, args, tuned: bool, seed: int, make_model=None) -> dict:
     """The Trainer recipe of transformers' examples/pytorch/token-classification/run_ner.py.
 
-    ``keep_model``: the trained model is returned under ``"model"`` (for other scores than dev F1).
     ``make_model``: a function returning ``(model, tokenizer)``, instead of loading ``args.model``.
     """
     import torch
@@ -187,13 +182,11 @@ def run_trainer(dataset, args, tuned: bool, seed: int, keep_model: bool = False,
         output = trainer.train()
     runtime = output.metrics["train_runtime"]
     model = trainer.model.float().eval()
-    extra = {"model": model} if keep_model else {}
     return {
-        **extra,
         "sentences_per_second": len(encoded) * args.epochs / runtime,
         "train_seconds": runtime,
         "wall_seconds": time.perf_counter() - started,
-        "dev_f1": dev_f1(model, tokenizer, dataset, args),
+        "dev_f1": split_f1(model, tokenizer, dataset, "validation"),
         "test_f1": split_f1(model, tokenizer, dataset, "test"),
         "precision": "bf16" if training_args.bf16 else "fp32",
         "group_by_length": tuned,
