@@ -199,7 +199,7 @@ def _model_cached(model: str) -> bool:
     For BioBERT that is the pinned commit with model.safetensors: a cache of ``main`` (pickled
     weights only) does not count.
     """
-    from .modelling import hub_model_cached
+    from .hub import hub_model_cached
 
     return hub_model_cached(model)
 

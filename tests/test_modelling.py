@@ -28,21 +28,16 @@ import transformers.modeling_utils
 from transformers import AutoModelForTokenClassification, AutoTokenizer, BertConfig, BertModel, BertTokenizer
 
 from biobert_ner import course
+from biobert_ner.hub import PINNED_REVISIONS, ModelNotAvailableError, check_casing, hub_model_cached, is_cased_model, lowercases
 from biobert_ner.modelling import (
     DEFAULT_MODEL,
     OFFLINE_MODEL,
-    PINNED_REVISIONS,
     SPECIAL_TOKENS,
-    ModelNotAvailableError,
     build_tiny_bert,
     build_vocabulary,
-    check_casing,
     describe_model,
-    hub_model_cached,
-    is_cased_model,
     load_model_and_tokenizer,
     load_tokenizer,
-    lowercases,
     offline_models,
     pick_device,
     resolve_model,
@@ -94,7 +89,8 @@ def test_offline_hub_error_says_what_to_do_and_is_quick(tmp_path):
     script = textwrap.dedent(
         """
         import json, time
-        from biobert_ner.modelling import ModelNotAvailableError, load_model_and_tokenizer
+        from biobert_ner.hub import ModelNotAvailableError
+        from biobert_ner.modelling import load_model_and_tokenizer
         start = time.perf_counter()
         try:
             load_model_and_tokenizer("biobert-ner-tests/no-such-model", labels=["O", "B-X", "I-X"])

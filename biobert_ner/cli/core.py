@@ -92,7 +92,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the input is wrong", not "the program is wrong"."""
     from ..corpora import CorpusUnavailableError
     from ..data import CorpusFormatError, DatasetUnavailableError
-    from ..modelling import ModelNotAvailableError
+    from ..hub import ModelNotAvailableError
     from ..schemes import TagError
 
     return (CorpusFormatError, CorpusUnavailableError, DatasetUnavailableError, ModelNotAvailableError, TagError,
