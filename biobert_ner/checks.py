@@ -1,17 +1,12 @@
 """Checks for the exercises' test cells: compare a student's function with the library's.
 
 A failed check must say what to fix without the solution at hand, so every comparison here
-explains a difference instead of printing two values to compare by eye:
-
-* sequences: the first differing position, with what the input holds there (a token, a word
-  id, the windows that cover it), the returned and expected items, a few neighbours, and how
-  many positions differ;
-* tensors and arrays: shape or dtype, how many values differ, the largest absolute difference
-  and where it is; never a tensor in full;
-* state dicts: which keys are missing, extra or different, with shapes and largest differences;
-* optimizer parameter groups: which parameters (by name) are missing, extra or decayed wrongly.
-* dicts: which keys are missing, extra or mapped to another value;
-* entities: which entity of a sentence was missed, added, bounded or typed differently, in words.
+explains a difference instead of printing two values to compare by eye: a sequence's first
+differing position with what the input holds there and a few neighbours; a tensor's shape,
+dtype or largest difference and where it is (never the tensor in full); the keys of a dict or
+state dict that are missing, extra or different; the parameters (by name) of optimizer groups
+that are missing or decayed wrongly; the entities of a sentence missed, added, bounded or
+typed differently, in words.
 
 :func:`check_against` runs the cases and raises an ``AssertionError`` whose message is the
 feedback; the grader (:mod:`biobert_ner.grading`) shows it under the exercise.
@@ -48,16 +43,24 @@ def _one_line(value: Any, limit: int = 120) -> str:
 
 
 def _listed(header: str, items: Sequence[str]) -> list[str]:
-    """``header``, then the first few items one per line (indented), the rest counted: reports stay short."""
+    """``header``, then the first few items one per line (indented), the rest counted: reports stay short.
+
+    No items, no lines: a report lists only the problems there are.
+    """
+    if not items:
+        return []
     lines = [header] + [f"  {item}" for item in items[:MAX_NAMED]]
     return lines + ([f"  ... and {len(items) - MAX_NAMED} more"] if len(items) > MAX_NAMED else [])
 
 
+def _key_lines(actual: Mapping, expected: Mapping, show: Callable[[Any], str] = str) -> list[str]:
+    """The keys of ``expected`` that ``actual`` lacks, then those it has and should not."""
+    missing = [show(key) for key in expected if key not in actual]
+    extra = [show(key) for key in actual if key not in expected]
+    return _listed(f"{_count(len(missing), 'key')} missing:", missing) + _listed(f"{_count(len(extra), 'key')} not expected:", extra)
+
+
 # ---------------------------------------------------------------- numbers, arrays, tensors
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Number)
 
 
 def _is_array(value: Any) -> bool:
@@ -73,7 +76,7 @@ def _as_numpy(array: Any) -> np.ndarray:
 
 def number_difference(actual: Any, expected: Any, *, tolerance: float = 0.0) -> str | None:
     """``None`` when two numbers agree within ``tolerance``; else both, and by how much they differ."""
-    if not _is_number(actual):
+    if not isinstance(actual, numbers.Number):
         return f"returned {_one_line(actual)} (a {type(actual).__name__}), expected the number {expected!r}"
     gap = abs(actual - expected)
     if gap <= tolerance or actual == expected:
@@ -128,22 +131,13 @@ def state_dict_difference(actual: Any, expected: Mapping[str, Any], *, tolerance
     """``None`` when two name -> tensor dicts agree; else the keys that differ, largest difference first."""
     if not isinstance(actual, Mapping):
         return f"returned {type(actual).__name__}, expected a dict of {len(expected)} tensors"
-    lines = []
-    missing, extra = [key for key in expected if key not in actual], [key for key in actual if key not in expected]
-    if missing:
-        lines += _listed(f"{_count(len(missing), 'key')} missing:", missing)
-    if extra:
-        lines += _listed(f"{_count(len(extra), 'key')} not expected:", extra)
+    lines = _key_lines(actual, expected)
     gaps = {key: array_gap(actual[key], value, tolerance=tolerance) for key, value in expected.items() if key in actual}
-    different = sorted((key for key, gap in gaps.items() if gap is not None), key=lambda key: -_size(gaps[key]))
-    if different:
-        header = f"{len(different)} of {_count(len(expected), 'tensor')} differ" + (f" by more than {tolerance:g}" if tolerance else "")
-        lines += _listed(header + ", largest difference first:", [f"{key} {tuple(expected[key].shape)}: {gaps[key]}" for key in different])
+    largest = lambda key: getattr(gaps[key], "largest", float("inf"))  # noqa: E731 - a message (wrong shape) comes first
+    different = sorted((key for key, gap in gaps.items() if gap is not None), key=largest, reverse=True)
+    header = f"{len(different)} of {_count(len(expected), 'tensor')} differ" + (f" by more than {tolerance:g}" if tolerance else "")
+    lines += _listed(header + ", largest difference first:", [f"{key} {tuple(expected[key].shape)}: {gaps[key]}" for key in different])
     return "\n".join(lines) or None
-
-
-def _size(gap: str | ArrayGap) -> float:
-    return gap.largest if isinstance(gap, ArrayGap) else float("inf")  # a wrong shape comes first
 
 
 # ---------------------------------------------------------------- sequences
@@ -227,7 +221,7 @@ def difference(actual: Any, expected: Any, *, tolerance: float = 0.0, context: C
     Numbers, tensors and arrays agree within ``tolerance`` (absolute); sequences item by item;
     a dict of tensors key by key; anything else with ``==``.
     """
-    if _is_number(expected) and not isinstance(expected, bool):
+    if isinstance(expected, numbers.Number) and not isinstance(expected, bool):
         return number_difference(actual, expected, tolerance=tolerance)
     if _is_array(expected):
         return tensor_difference(actual, expected, tolerance=tolerance)
@@ -266,8 +260,7 @@ def parameter_groups_difference(actual: Any, expected: Sequence[Mapping], names:
         problems[f"should have weight_decay {should}, not {decay}"] = keys
     lines = []
     for problem, keys in problems.items():
-        if keys:
-            lines += _listed(f"{_count(len(keys), 'parameter')} {problem}:", [describe(key) for key in keys])
+        lines += _listed(f"{_count(len(keys), 'parameter')} {problem}:", [describe(key) for key in keys])
     return "\n".join(lines) or None
 
 
@@ -299,19 +292,12 @@ def mapping_difference(actual: Any, expected: Mapping) -> str | None:
     """``None`` when two dicts are equal; else the keys missing, not expected, or with another value (a few of each)."""
     if not isinstance(actual, Mapping):
         return f"returned {_one_line(actual)} (a {type(actual).__name__}), expected a dict of {_count(len(expected), 'key')}"
-    missing = [key for key in expected if key not in actual]
-    extra = [key for key in actual if key not in expected]
     changed = [key for key in expected if key in actual and actual[key] != expected[key]]
     lines = [f"returned {_count(len(actual), 'key')}, expected {len(expected)}"] if len(actual) != len(expected) else []
-    if missing:
-        lines += _listed(f"{_count(len(missing), 'key')} missing:", [_one_line(key) for key in missing])
-    if extra:
-        lines += _listed(f"{_count(len(extra), 'key')} not expected:", [_one_line(key) for key in extra])
-    if changed:
-        lines += _listed(
-            f"{_count(len(changed), 'key')} with another value:",
-            [f"{_one_line(key)}: returned {_one_line(actual[key])}, expected {_one_line(expected[key])}" for key in changed],
-        )
+    lines += _key_lines(actual, expected, _one_line) + _listed(
+        f"{_count(len(changed), 'key')} with another value:",
+        [f"{_one_line(key)}: returned {_one_line(actual[key])}, expected {_one_line(expected[key])}" for key in changed],
+    )
     return "\n".join(lines) or None
 
 
