@@ -237,12 +237,12 @@ def load_data(spec: str | os.PathLike[str]) -> "datasets.DatasetDict":
     """
     text = str(spec)
     path = Path(text).expanduser()
-    from . import corpora
+    from . import corpora, fetching
 
     if text == "bundled":
         dataset, origin = load_bundled_corpus(), "the bundled course corpus (biobert_ner/corpus_data/tsv, shipped with the package)"
     elif corpora.is_corpus_name(text):
-        folder = corpora.ensure_corpus(text)
+        folder = fetching.ensure_corpus(text)
         where = f"biobert_ner/corpus_data/{text}, shipped with the package" if corpora.read_pins()[text].vendored else relative(folder)
         dataset, origin = load_corpus_folder(folder), f"the {text} corpus ({where})"
     elif path.is_dir() and (any(path.glob("*.tsv")) or any(path.glob("*.tsv.gz"))):

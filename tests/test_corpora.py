@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from biobert_ner import cli, corpora
+from biobert_ner import cli, corpora, fetching
 from biobert_ner.data import CorpusFormatError, load_data, read_tsv
 
 # Published split sizes of NCBI-disease in the BioBERT / MTL-Bioinformatics-2016 IOB version.
@@ -70,7 +70,7 @@ def test_gzip_line_numbers_are_those_of_the_text(tmp_path):
 
 def test_a_corpus_not_fetched_says_how_to_fetch_it(tmp_path, monkeypatch, closed_port_url):
     monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path))
-    monkeypatch.setenv(corpora.MIRROR_ENV, closed_port_url)  # first use tries to fetch: no network here
+    monkeypatch.setenv(fetching.MIRROR_ENV, closed_port_url)  # first use tries to fetch: no network here
     with pytest.raises(corpora.CorpusUnavailableError, match="run `biobert-ner data fetch bc2gm` on a machine with internet"):
         load_data("bc2gm")
     assert not (tmp_path / "bc2gm").exists()
@@ -143,7 +143,7 @@ def pins(tmp_path, monkeypatch, server):
     files = tuple(corpora.PinnedFile(split, len(body), hashlib.sha256(body).hexdigest()) for split, body in TOY_SPLITS.items())
     toy = corpora.CorpusPin("toy", "TOY-IOB", ("Disease",), files, "someone/corpora", COMMIT)
     monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(corpora.MIRROR_ENV, server.url)
+    monkeypatch.setenv(fetching.MIRROR_ENV, server.url)
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     return {"ncbi-disease": corpora.read_pins()["ncbi-disease"], "toy": toy}
 
@@ -158,7 +158,7 @@ def leftovers():
 
 
 def test_fetch_lands_verified_files_and_their_source_once(pins, server):
-    folder = corpora.fetch_corpus("toy", base_url=server.url, progress=False, pins=pins)
+    folder = fetching.fetch_corpus("toy", base_url=server.url, progress=False, pins=pins)
     assert folder == toy_folder()
     assert {split: (folder / f"{split}.tsv").read_bytes() for split in corpora.SPLITS} == TOY_SPLITS
     assert sorted(p.name for p in folder.iterdir()) == ["SOURCE.md", "devel.tsv", "test.tsv", "train.tsv"]
@@ -166,7 +166,7 @@ def test_fetch_lands_verified_files_and_their_source_once(pins, server):
     assert "someone/corpora" in source and COMMIT in source and "CC BY 4.0" in source and "Crichton" in source
     assert corpora.verify_corpus("toy", pins=pins) == []
     assert len(server.requests) == 3
-    assert corpora.fetch_corpus("toy", base_url=server.url, progress=False, pins=pins) == folder
+    assert fetching.fetch_corpus("toy", base_url=server.url, progress=False, pins=pins) == folder
     assert len(server.requests) == 3  # verified files are not downloaded again
 
 
@@ -177,7 +177,7 @@ def test_fetch_lands_verified_files_and_their_source_once(pins, server):
 def test_a_download_that_is_not_the_pinned_bytes_leaves_nothing(pins, server, damage, message):
     server.files[toy_path("train")] = damage(TOY_SPLITS["train"])
     with pytest.raises(corpora.CorpusUnavailableError, match=message):
-        corpora.fetch_corpus("toy", progress=False, pins=pins)
+        fetching.fetch_corpus("toy", progress=False, pins=pins)
     assert not (toy_folder() / "train.tsv").exists() and leftovers() == []
 
 
@@ -185,20 +185,20 @@ def test_a_dropped_connection_is_named_and_leaves_nothing(pins, server):
     server.truncated.add(toy_path("train"))
     size = len(TOY_SPLITS["train"])
     with pytest.raises(corpora.CorpusUnavailableError, match=f"toy train.tsv: the connection dropped after {size // 2:,} of {size:,} bytes"):
-        corpora.fetch_corpus("toy", pins=pins)  # with the progress bar, as the command runs it
+        fetching.fetch_corpus("toy", pins=pins)  # with the progress bar, as the command runs it
     assert not (toy_folder() / "train.tsv").exists() and leftovers() == []
 
 
 def test_http_404_names_the_address(pins, server):
     del server.files[toy_path("devel")]
     with pytest.raises(corpora.CorpusUnavailableError, match=f"toy devel.tsv: HTTP 404 .* from {server.url}{toy_path('devel')}"):
-        corpora.fetch_corpus("toy", progress=False, pins=pins)
+        fetching.fetch_corpus("toy", progress=False, pins=pins)
     assert corpora.verify_corpus("toy", pins=pins) == ["devel.tsv: missing", "test.tsv: missing"]  # train.tsv came first
 
 
 def test_no_network_says_where_to_fetch_and_what_to_copy(pins, closed_port_url):
     with pytest.raises(corpora.CorpusUnavailableError) as error:
-        corpora.fetch_corpus("toy", base_url=closed_port_url, progress=False, pins=pins)
+        fetching.fetch_corpus("toy", base_url=closed_port_url, progress=False, pins=pins)
     message = str(error.value)
     assert message.startswith(f"toy train.tsv: could not reach {closed_port_url.removeprefix('http://')} (")
     assert f"copy {toy_folder()} here, or set BIOBERT_NER_DATA" in message and "\n" not in message
@@ -211,24 +211,24 @@ def test_first_use_fetches_then_reads_the_cache(pins, server, monkeypatch, capsy
     out = capsys.readouterr().out
     assert f"fetching the toy corpus (train, devel, test: 0.0 MB) from someone/corpora at commit {COMMIT[:12]}" in out
     assert f"data: the toy corpus ({toy_folder()})" in out
-    assert corpora.ensure_corpus("toy") == toy_folder() and len(server.requests) == 3
+    assert fetching.ensure_corpus("toy") == toy_folder() and len(server.requests) == 3
 
 
 def test_a_damaged_cached_file_is_refused_until_forced(pins, server):
-    corpora.fetch_corpus("toy", progress=False, pins=pins)
+    fetching.fetch_corpus("toy", progress=False, pins=pins)
     (toy_folder() / "test.tsv").write_bytes(b"edited\tO\n")
     assert corpora.verify_corpus("toy", pins=pins) == [f"test.tsv: 9 bytes, pinned {len(TOY_SPLITS['test']):,}"]
-    for use in (corpora.ensure_corpus, corpora.fetch_corpus):
+    for use in (fetching.ensure_corpus, fetching.fetch_corpus):
         with pytest.raises(corpora.CorpusUnavailableError, match=r"fails verification \(test.tsv: 9 bytes.*`biobert-ner data fetch toy --force`"):
             use("toy", pins=pins)
     assert len(server.requests) == 3  # nothing re-downloaded behind the user's back
-    corpora.fetch_corpus("toy", progress=False, force=True, pins=pins)
+    fetching.fetch_corpus("toy", progress=False, force=True, pins=pins)
     assert len(server.requests) == 6 and corpora.verify_corpus("toy", pins=pins) == []
 
 
 def test_status_of_each_corpus(pins):
     assert [row["status"] for row in corpora.corpus_status(pins=pins)] == ["vendored", "missing"]
-    corpora.fetch_corpus("toy", progress=False, pins=pins)
+    fetching.fetch_corpus("toy", progress=False, pins=pins)
     (toy_folder() / "devel.tsv").unlink()
     ncbi, toy = corpora.corpus_status(pins=pins)
     assert ncbi["folder"] == str(corpora.vendored_dir("ncbi-disease")) and ncbi["bytes"] == 1543461
@@ -237,7 +237,7 @@ def test_status_of_each_corpus(pins):
 
 
 def test_fetching_the_vendored_corpus_only_verifies_it(pins, server):
-    assert corpora.fetch_corpus("ncbi-disease", pins=pins) == corpora.vendored_dir("ncbi-disease")
+    assert fetching.fetch_corpus("ncbi-disease", pins=pins) == corpora.vendored_dir("ncbi-disease")
     assert server.requests == []
 
 

@@ -147,11 +147,11 @@ def fetch_names(args: argparse.Namespace) -> list[str]:
 
 
 def run_data_fetch(args: argparse.Namespace) -> int:
-    from .. import corpora
+    from .. import corpora, fetching
 
     for name in fetch_names(args):
         cached = not args.force and not corpora.verify_corpus(name)
-        folder = corpora.fetch_corpus(name, force=args.force)
+        folder = fetching.fetch_corpus(name, force=args.force)
         if corpora.read_pins()[name].vendored:
             print(f"{name}: shipped with the package ({folder}), verified")
         else:
