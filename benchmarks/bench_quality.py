@@ -38,23 +38,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_training import cpu_name, run_trainer, split_f1  # noqa: E402  (the Trainer recipe, shared with the speed benchmark)
+from bench_training import add_run_arguments, cpu_name, run_trainer, split_f1  # noqa: E402  (the Trainer recipe, shared with the speed benchmark)
 
 RUNS = ("ours", "trainer_default", "trainer_tuned")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="minilm", help="model of every run (default: the offline MiniLM)")
-    parser.add_argument("--data", default="ncbi-disease", help="corpus of every run (biobert-ner data list)")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    add_run_arguments(parser)
     parser.add_argument("--seeds", default="42,43,44", help="comma-separated seeds; every run is repeated per seed")
     parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
     parser.add_argument("--ours", default="{}", help="JSON of TrainingConfig settings for 'ours' (ablations)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: one per core)")
-    parser.add_argument("--max-train-sentences", type=int, default=None, help="a subset, for a smoke test")
     return parser.parse_args(argv)
 
 

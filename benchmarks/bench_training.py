@@ -50,19 +50,24 @@ def cpu_name() -> str:
         return platform.processor() or "unknown"
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="minilm", help="model for every run (default: the offline MiniLM)")
-    # Shared by every run. MiniLM needs a higher rate than BioBERT's 5e-5 to learn 361 sentences
-    # (at 5e-5 x 3 epochs = 36 updates, no run finds any entity: F1 0 says nothing). 10 epochs of
-    # 12 updates at 1e-4 bring every run close to its plateau; with 5 epochs at 3e-4 (60 updates)
-    # the order of the batches alone moved dev F1 by 3-5 points, which drowns what is compared.
-    parser.add_argument("--data", default="ncbi-disease", help="corpus of every run (biobert-ner data list; --quick: bundled)")
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The settings every run of a benchmark shares, read alike by this benchmark and bench_quality."""
+    parser.add_argument("--model", default="minilm", help="model of every run (default: the offline MiniLM)")
+    # MiniLM needs a higher rate than BioBERT's 5e-5 to learn 361 sentences (at 5e-5 x 3 epochs =
+    # 36 updates, no run finds any entity: F1 0 says nothing). 10 epochs of 12 updates at 1e-4
+    # bring every run close to its plateau; with 5 epochs at 3e-4 (60 updates) the order of the
+    # batches alone moved dev F1 by 3-5 points, which drowns what is compared.
+    parser.add_argument("--data", default="ncbi-disease", help="corpus of every run (biobert-ner data list)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for every run (default: one per core)")
-    parser.add_argument("--max-train-sentences", type=int, default=None)
+    parser.add_argument("--max-train-sentences", type=int, default=None, help="the first N training sentences only (a smoke test)")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_run_arguments(parser)
     parser.add_argument("--quick", action="store_true", help="the course corpus, 1 epoch on the first 160 training sentences")
     parser.add_argument(
         "--seeds", default="42", help="comma-separated seeds; each run is repeated per seed and averaged "
