@@ -37,7 +37,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .alignment import IGNORE_INDEX, LabelStrategy, encode_dataset
-from .checkpoints import TrainingState, load_checkpoint, rng_states, save_checkpoint, set_rng_states  # noqa: F401 (re-exported)
+from .checkpoints import TrainingState, load_checkpoint, save_checkpoint  # noqa: F401 (re-exported)
 from .files import atomic_write_json, atomic_write_text
 from .modelling import DEFAULT_MODEL
 from .paths import relative
@@ -199,7 +199,12 @@ def make_accelerator(config: TrainingConfig):
     # ACCELERATE_USE_CPU as Accelerate does (set it for several CPU processes under torchrun).
     device = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU")).device
     mixed_precision = resolve_precision(config.precision, device)
-    return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=config.gradient_accumulation_steps)
+    # The loop steps the scheduler once per update itself (eager loop: only when gradients are synced;
+    # graphed loop: every step), and counts updates per process: Accelerate must not step it again.
+    return Accelerator(
+        mixed_precision=mixed_precision, gradient_accumulation_steps=config.gradient_accumulation_steps,
+        step_scheduler_with_optimizer=False,
+    )
 
 
 # ---------------------------------------------------------------- the run
@@ -396,13 +401,18 @@ def set_up_run(config: TrainingConfig, dataset, model, tokenizer) -> TrainingRun
         model.to(accelerator.device)
     optimizer = make_optimizer(model, config, accelerator.device, graphs)
     examples = train_loader.dataset
-    if not graphs:  # the graphed step owns batches and autocast itself; Accelerate still picks device and precision
+    if graphs:
+        # The graphed step owns batches and autocast itself. Model and optimizer are still prepared, so
+        # that save_state/load_state find them, but the model keeps its own forward (no autocast wrapper).
+        model, optimizer = accelerator.prepare(model, optimizer)
+        model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+    else:
         model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     # Step counts only now: after prepare, each of N processes sees 1/N of the batches.
     updates_per_epoch = math.ceil(len(train_loader) / config.gradient_accumulation_steps)
     total_updates = config.epochs * updates_per_epoch
     warmup_updates = round(config.warmup_ratio * total_updates)
-    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_updates, total_updates)
+    scheduler = accelerator.prepare(get_linear_schedule_with_warmup(optimizer, warmup_updates, total_updates))
     run = TrainingRun(config, accelerator, dataset, model, tokenizer, optimizer, scheduler, train_loader, sampler, TrainingState(), log)
     run.labelled_per_batch = _labelled_per_batch(examples, len(sampler))
     lengths = batch_lengths(sampler, epoch=0)
@@ -442,8 +452,7 @@ def _make_graphed_step(run: TrainingRun, buckets: list[int]):
 def _resume(run: TrainingRun) -> None:
     config = run.config
     checkpoint = run.output_dir / "checkpoint" if config.resume_from == "latest" else Path(config.resume_from)
-    unwrapped = run.accelerator.unwrap_model(run.model)
-    run.state = load_checkpoint(checkpoint, unwrapped, run.optimizer, run.scheduler, config)
+    run.state = load_checkpoint(checkpoint, run.accelerator, config)
     if run.state.best_epoch and (run.output_dir / "model" / "model.safetensors").is_file():
         from safetensors.torch import load_file
 
@@ -559,10 +568,9 @@ def write_epoch_outputs(run: TrainingRun, record: dict) -> None:
             file.write(json.dumps(record) + "\n")
         _save_figure(plot_training_curves(run.state.history, best_epoch=run.state.best_epoch), run.output_dir / "curves.png")
         if run.config.checkpoint_every_epoch:
-            unwrapped = run.accelerator.unwrap_model(run.model)
             if run.state.best_epoch == record["epoch"]:  # a resumed run needs the best model so far on disk too
                 _save_best_model(run)
-            save_checkpoint(run.output_dir / "checkpoint", unwrapped, run.optimizer, run.scheduler, run.state, run.config)
+            save_checkpoint(run.output_dir / "checkpoint", run.accelerator, run.state, run.config)
     run.accelerator.wait_for_everyone()  # nobody runs ahead while the main process writes
 
 
