@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from .files import atomic_directory, atomic_write_json
 
 if TYPE_CHECKING:
-    from .training import TrainingConfig
+    from .training import TrainingConfig, TrainingRun
 
 STATE_FILE = "training_state.json"
 # Settings that may change between the run that saved a checkpoint and the one resuming it.
@@ -79,3 +79,15 @@ def load_checkpoint(folder: str | os.PathLike[str], accelerator, config: "Traini
     if changed:
         warnings.warn(f"resuming with settings that differ from the checkpoint's (saved, now): {changed}", stacklevel=2)
     return TrainingState(**saved["state"])
+
+
+def resume_run(run: "TrainingRun") -> None:
+    """Continue ``run`` from ``config.resume_from``: the checkpoint's states, and the best model so far from ``model/``."""
+    config = run.config
+    checkpoint = run.output_dir / "checkpoint" if config.resume_from == "latest" else Path(config.resume_from)
+    run.state = load_checkpoint(checkpoint, run.accelerator, config)
+    if run.state.best_epoch and (run.output_dir / "model" / "model.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        run.best_weights = load_file(str(run.output_dir / "model" / "model.safetensors"))  # the best epoch so far
+    run.log(f"resumed from {checkpoint}: {run.state.epoch} epoch(s) done, best dev F1 {run.state.best_dev_f1:.4f} (epoch {run.state.best_epoch})")

@@ -14,8 +14,10 @@ from biobert_ner.graphed_training import (
     bucketed_padding_fraction,
     length_buckets,
     pad_examples,
+    use_cuda_graphs,
 )
-from biobert_ner.training import TrainingConfig, make_accelerator, parameter_groups, use_cuda_graphs
+from biobert_ner.optimization import make_accelerator, parameter_groups
+from biobert_ner.training import TrainingConfig
 
 
 @pytest.fixture(scope="module")

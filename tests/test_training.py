@@ -9,17 +9,11 @@ import time
 import pytest
 import torch
 
-from biobert_ner import training
+from biobert_ner import optimization, training
+from biobert_ner.checkpoints import load_checkpoint, save_checkpoint
 from biobert_ner.evaluation import EvaluationReport
-from biobert_ner.training import (
-    TrainingConfig,
-    load_checkpoint,
-    make_accelerator,
-    parameter_groups,
-    resolve_precision,
-    save_checkpoint,
-    train,
-)
+from biobert_ner.optimization import make_accelerator, parameter_groups, resolve_precision
+from biobert_ner.training import TrainingConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +94,9 @@ def test_precision_resolution(monkeypatch):
     assert resolve_precision("bf16", cpu) == "bf16"
     with pytest.raises(ValueError, match="needs a CUDA GPU"):
         resolve_precision("fp16", cpu)
-    monkeypatch.setattr(training, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(optimization, "cpu_has_fast_bf16", lambda: True)
     assert resolve_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(training, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(optimization, "cpu_has_fast_bf16", lambda: False)
     assert resolve_precision("auto", cpu) == "no"
 
 
