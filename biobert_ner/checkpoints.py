@@ -1,6 +1,6 @@
 """Checkpoints: everything a training run needs to continue exactly where it stopped.
 
-A checkpoint is the folder ``accelerator.save_state`` writes, plus the loop's own state:
+A checkpoint is the folder ``accelerator.save_state`` writes, plus the loop's own state::
 
     model.safetensors       the weights
     optimizer.bin           AdamW's moments and step counts
@@ -15,12 +15,14 @@ Accelerate would load with ``weights_only=False``.
 
 The folder is written atomically: ``save_state`` writes into a temporary folder that replaces the
 previous checkpoint only once it is complete (``files.atomic_directory``), so a crash mid-save
-leaves the previous checkpoint as it was. Only the main process writes; in a run of several
-processes the others resume from their seeded random states (only dropout draws from them).
+leaves the previous checkpoint as it was. Only the main process writes: in a run of several
+processes the others resume with freshly seeded random generators (only dropout draws from
+them), so such a run continues close to, not exactly as, the one that stopped.
 
-Exact resume also needs the batch order: the length-grouped sampler draws each epoch's batches
-from its own generator seeded with ``(seed, epoch)`` (``batching.LengthGroupedBatchSampler``), so a run resumed at
-epoch 3 sees the same batches as one that never stopped, and no sampler state is saved.
+Exact resume also needs the batch order. The length-grouped sampler draws each epoch's batches
+from its own generator, seeded with ``(seed, epoch)`` (``batching.LengthGroupedBatchSampler``):
+a run resumed at epoch 3 sees the same batches as one that never stopped, with no sampler state
+saved.
 """
 
 from __future__ import annotations
