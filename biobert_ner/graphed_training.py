@@ -225,6 +225,21 @@ def use_cuda_graphs(config: "TrainingConfig", accelerator) -> tuple[bool, str]:
     return True, "CUDA graphs: on (each step replayed from a graph per length bucket; see graphed_training)"
 
 
+def prepare_keeping_forward(accelerator, model: torch.nn.Module, optimizer: torch.optim.Optimizer):
+    """Model and optimizer registered with Accelerate, so that ``save_state``/``load_state`` find them.
+
+    With mixed precision, ``accelerator.prepare`` also sets an autocast-wrapped forward on the
+    model object. The graphed step autocasts itself (with the cache off, see
+    ``BucketedTrainStep._autocast``), so that wrapper is removed: the model's class forward is
+    used again. (``unwrap_model(keep_fp32_wrapper=False)`` would also peel off the decorators
+    transformers puts on ``forward``.)
+    """
+    model, optimizer = accelerator.prepare(model, optimizer)
+    if "forward" in vars(model):
+        del model.forward
+    return model, optimizer
+
+
 def make_graphed_step(run: "TrainingRun", buckets: list[int]) -> BucketedTrainStep:
     """The run's model, optimizer and training sentences, as one graphed step per bucket."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(run.accelerator.mixed_precision)

@@ -39,7 +39,7 @@ from .batching import labelled_per_batch, make_train_loader
 from .data import load_training_inputs
 from .checkpoints import TrainingState, resume_run
 from .files import atomic_write_json, atomic_write_text
-from .graphed_training import make_graphed_step, use_cuda_graphs
+from .graphed_training import make_graphed_step, prepare_keeping_forward, use_cuda_graphs
 from .modelling import DEFAULT_MODEL
 from .optimization import describe_device, make_accelerator, make_optimizer, make_schedule
 from .paths import relative
@@ -186,11 +186,8 @@ def set_up_run(config: TrainingConfig, dataset, model, tokenizer) -> TrainingRun
         model.to(accelerator.device)
     optimizer = make_optimizer(model, config, accelerator.device, graphs)
     examples = train_loader.dataset
-    if graphs:
-        # The graphed step owns batches and autocast itself. Model and optimizer are still prepared, so
-        # that save_state/load_state find them, but the model keeps its own forward (no autocast wrapper).
-        model, optimizer = accelerator.prepare(model, optimizer)
-        model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+    if graphs:  # the graphed step owns batches and autocast itself
+        model, optimizer = prepare_keeping_forward(accelerator, model, optimizer)
     else:
         model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     schedule = make_schedule(optimizer, config, len(train_loader), accelerator)  # after prepare: this process's batches
