@@ -98,7 +98,7 @@ def trainer_uses_bf16() -> bool:
     in bf16 autocast vs 1.2 s in fp32, so "tuned" there means ``group_by_length`` alone."""
     import torch
 
-    from biobert_ner.training import cpu_has_fast_bf16
+    from biobert_ner.optimization import cpu_has_fast_bf16
 
     return torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_fast_bf16()
 
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
     import transformers
 
     from biobert_ner.data import load_data
-    from biobert_ner.training import cpu_has_fast_bf16
+    from biobert_ner.optimization import cpu_has_fast_bf16
 
     if args.threads:
         torch.set_num_threads(args.threads)

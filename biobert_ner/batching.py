@@ -22,10 +22,15 @@ Accelerate hands each process a different subset of them.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 from torch.utils.data import Sampler
+
+from .alignment import IGNORE_INDEX
+
+if TYPE_CHECKING:
+    from .training import TrainingConfig
 
 
 class LengthGroupedBatchSampler(Sampler[list[int]]):
@@ -127,3 +132,26 @@ def make_collator(tokenizer, *, pad_to_multiple_of: int | None = None):
     return DataCollatorForTokenClassification(
         tokenizer, padding="longest", pad_to_multiple_of=pad_to_multiple_of, label_pad_token_id=IGNORE_INDEX, return_tensors="pt"
     )
+
+
+def make_train_loader(train_split, tokenizer, config: "TrainingConfig", *, pad_to_multiple_of: int | None = None):
+    """Tokenized, label-aligned training sentences in (length-grouped) batches: ``(loader, sampler)``."""
+    from torch.utils.data import DataLoader
+
+    from .alignment import encode_dataset
+
+    if config.max_train_sentences:
+        train_split = train_split.select(range(min(config.max_train_sentences, len(train_split))))
+    encoded = encode_dataset(train_split, tokenizer, max_length=config.max_length, strategy=config.label_strategy)
+    # Plain Python lists: on a fast GPU, reading Arrow rows one at a time costs more than the model.
+    examples = encoded.select_columns(["input_ids", "attention_mask", "labels"]).to_list()
+    lengths = [len(example["input_ids"]) for example in examples]
+    sampler = LengthGroupedBatchSampler(lengths, config.batch_size, seed=config.seed, group_by_length=config.group_by_length)
+    collate = make_collator(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+    return DataLoader(examples, batch_sampler=sampler, collate_fn=collate), sampler
+
+
+def labelled_per_batch(examples, batches: int) -> float:
+    """Mean labelled sub-words per batch over the whole training set (see :func:`biobert_ner.training.train_one_epoch`)."""
+    labelled = sum(label != IGNORE_INDEX for example in examples for label in example["labels"])
+    return labelled / batches

@@ -30,13 +30,16 @@ tests check it without a GPU.
 from __future__ import annotations
 
 import contextlib
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 from torch.nn.functional import cross_entropy
 
 from .alignment import IGNORE_INDEX
+
+if TYPE_CHECKING:
+    from .training import TrainingConfig, TrainingRun
 
 BUCKET_WIDTH = 16  # sub-words between two padded lengths: few graphs, little extra padding
 
@@ -195,3 +198,53 @@ class BucketedTrainStep:
         with torch.cuda.graph(graph, pool=self.pool):
             self._update(length)
         self.graphs[length] = graph
+
+
+def use_cuda_graphs(config: "TrainingConfig", accelerator) -> tuple[bool, str]:
+    """Whether this run replays its steps from CUDA graphs, and why (printed at the start of the run).
+
+    Graphs pay where launching kernels costs more than running them: one CUDA GPU. They need a
+    whole update per step (no gradient accumulation) and no fp16 loss scaling (its overflow
+    check reads a value back from the GPU at every step).
+    """
+    problems = []
+    if accelerator.device.type != "cuda":
+        problems.append(f"no CUDA device (device: {accelerator.device})")
+    if accelerator.num_processes > 1:
+        problems.append(f"{accelerator.num_processes} processes (graphs are used with one)")
+    if config.gradient_accumulation_steps > 1:
+        problems.append("gradient accumulation")
+    if accelerator.mixed_precision == "fp16":
+        problems.append("fp16 loss scaling")
+    if config.cuda_graphs == "off":
+        return False, "CUDA graphs: off (cuda_graphs='off')"
+    if problems and config.cuda_graphs == "on":
+        raise ValueError(f"cuda_graphs='on' cannot be honoured: {'; '.join(problems)}; use cuda_graphs='auto' or 'off'")
+    if problems:
+        return False, f"CUDA graphs: off ({'; '.join(problems)})"
+    return True, "CUDA graphs: on (each step replayed from a graph per length bucket; see graphed_training)"
+
+
+def prepare_keeping_forward(accelerator, model: torch.nn.Module, optimizer: torch.optim.Optimizer):
+    """Model and optimizer registered with Accelerate, so that ``save_state``/``load_state`` find them.
+
+    With mixed precision, ``accelerator.prepare`` also sets an autocast-wrapped forward on the
+    model object. The graphed step autocasts itself (with the cache off, see
+    ``BucketedTrainStep._autocast``), so that wrapper is removed: the model's class forward is
+    used again. (``unwrap_model(keep_fp32_wrapper=False)`` would also peel off the decorators
+    transformers puts on ``forward``.)
+    """
+    model, optimizer = accelerator.prepare(model, optimizer)
+    if "forward" in vars(model):
+        del model.forward
+    return model, optimizer
+
+
+def make_graphed_step(run: "TrainingRun", buckets: list[int]) -> BucketedTrainStep:
+    """The run's model, optimizer and training sentences, as one graphed step per bucket."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(run.accelerator.mixed_precision)
+    return BucketedTrainStep(
+        run.model, run.optimizer, run.train_loader.dataset, run.sampler.lengths, buckets=buckets,
+        batch_size=run.config.batch_size, pad_id=run.tokenizer.pad_token_id, labelled_per_batch=run.labelled_per_batch,
+        max_grad_norm=run.config.max_grad_norm, autocast_dtype=dtype, use_graphs=True,
+    )

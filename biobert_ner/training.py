@@ -19,34 +19,34 @@ batches and averages gradients between processes. Outputs (``output_dir``)::
     metrics.jsonl      one line per epoch: losses, dev scores, speed
     curves.png         loss and dev F1 per epoch
     model/             the best epoch's model (dev entity F1): safetensors + tokenizer
-    checkpoint/        the latest epoch: model, optimizer, scheduler, RNG states (for resume_from)
+    checkpoint/        the latest epoch: Accelerate's saved state + the loop state (for resume_from)
     metrics.json       dev scores of the best epoch and test scores of that model
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 
-from .alignment import IGNORE_INDEX, LabelStrategy, encode_dataset
-from .checkpoints import TrainingState, load_checkpoint, rng_states, save_checkpoint, set_rng_states  # noqa: F401 (re-exported)
+from .alignment import IGNORE_INDEX, LabelStrategy
+from .batching import labelled_per_batch, make_train_loader
+from .data import load_training_inputs
+from .checkpoints import TrainingState, resume_run
 from .files import atomic_write_json, atomic_write_text
+from .graphed_training import make_graphed_step, prepare_keeping_forward, use_cuda_graphs
 from .modelling import DEFAULT_MODEL
+from .optimization import describe_device, make_accelerator, make_optimizer, make_schedule
 from .paths import relative
+from .run_outputs import TrainingResult, write_epoch_outputs, write_final_outputs
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 GRAPH_MODES = ("auto", "on", "off")
-
-
-# ---------------------------------------------------------------- settings
 
 
 @dataclass
@@ -119,114 +119,6 @@ def _shown_setting(name: str, value: Any) -> Any:
     return value
 
 
-# ---------------------------------------------------------------- precision and optimizer
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has bf16 matrix instructions (AVX512-BF16 or AMX): bf16 matmuls are then ~4x faster.
-
-    Without them torch still computes in bf16, but by emulation, slower than fp32.
-    """
-    # torch's own CPU feature probe is private (torch._C._cpu): torch has no public API that names
-    # bf16 instructions (torch.backends.cpu.get_cpu_capability() says only "AVX512"), so it is
-    # guarded and falls back to the kernel's list of CPU flags.
-    try:
-        capabilities = torch._C._cpu._get_cpu_capability()
-        return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
-    except Exception:  # noqa: BLE001 - fall back to the kernel's view of the CPU
-        try:
-            flags = Path("/proc/cpuinfo").read_text().split()
-        except OSError:
-            return False
-        return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``TrainingConfig.precision`` -> Accelerate's ``mixed_precision`` ("no", "bf16" or "fp16") on ``device``."""
-    if precision == "auto":
-        if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "no"
-    if precision == "fp16" and device.type != "cuda":
-        raise ValueError("precision='fp16' needs a CUDA GPU; on this device use 'bf16' or 'fp32'")
-    return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
-
-
-def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups: weight decay on matrices only.
-
-    Decay pulls weights towards 0. For biases and LayerNorm gains/shifts (the 1-D tensors)
-    that is no regularisation, only a bias towards a wrong value, so BERT never decayed them.
-    """
-    decay, no_decay = [], []
-    for parameter in model.parameters():
-        if parameter.requires_grad:
-            (decay if parameter.ndim >= 2 else no_decay).append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def optimizer_groups(model: torch.nn.Module, config: TrainingConfig) -> list[dict]:
-    """:func:`parameter_groups`, each with its learning rate; the classifier head's scaled by ``classifier_lr_scale``.
-
-    The encoder starts from pretrained weights and needs small steps; the classifier head
-    starts random, and with a few hundred updates in all it may need bigger ones to catch up.
-    """
-    head = {id(parameter) for parameter in model.classifier.parameters()} if config.classifier_lr_scale != 1 else set()
-    groups = []
-    for group in parameter_groups(model, config.weight_decay):
-        body = [p for p in group["params"] if id(p) not in head]
-        top = [p for p in group["params"] if id(p) in head]
-        groups.append({**group, "params": body, "lr": config.learning_rate})
-        if top:
-            groups.append({**group, "params": top, "lr": config.learning_rate * config.classifier_lr_scale})
-    return groups
-
-
-def make_accelerator(config: TrainingConfig):
-    """An ``accelerate.Accelerator`` for this run's precision and gradient accumulation."""
-    from accelerate import Accelerator, PartialState
-    from accelerate.state import AcceleratorState, GradientState
-    from accelerate.utils import parse_flag_from_env
-
-    # Accelerate keeps its settings in process-wide singletons and refuses a second
-    # Accelerator with other settings (a notebook training in fp32 and then in bf16).
-    # Forget the previous run's settings; the process group of a launched run is kept.
-    # ``_reset_state`` is private, but it is what Accelerate's own tests use between runs, and
-    # no public call resets the singletons (``Accelerator.free_memory`` keeps the settings).
-    AcceleratorState._reset_state()
-    GradientState._reset_state()
-    # The device decides the precision, so ask for it before the Accelerator exists, reading
-    # ACCELERATE_USE_CPU as Accelerate does (set it for several CPU processes under torchrun).
-    device = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU")).device
-    mixed_precision = resolve_precision(config.precision, device)
-    return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=config.gradient_accumulation_steps)
-
-
-# ---------------------------------------------------------------- the run
-
-
-@dataclass
-class TrainingResult:
-    history: list[dict]  # one record per epoch (metrics.jsonl)
-    best_dev_f1: float
-    best_epoch: int  # 1-based
-    output_dir: Path
-    sentences_per_second: float  # training only (no evaluation), all processes together
-    padding_fraction: float  # share of pad tokens in the training batches of the first epoch
-    train_seconds: float  # time in the training loop proper (no evaluation, no saving)
-    dev_report: dict | None  # evaluation.EvaluationReport.to_dict() of the best epoch
-    test_report: dict | None  # the best model on the test split (None without one)
-    stopped_early: bool
-    precision: str  # what the run computed in: "fp32", "bf16" or "fp16" (autocast; weights stay fp32)
-    model: Any = field(default=None, repr=False)  # the best model (weights of best_epoch), unwrapped
-    tokenizer: Any = field(default=None, repr=False)
-    cuda_graphs: bool = False  # whether the steps were replayed from CUDA graphs
-
-    @property
-    def test_f1(self) -> float | None:
-        return None if self.test_report is None else self.test_report["entity_f1"]
-
-
 def evaluate_split(model, tokenizer, split, config: TrainingConfig, accelerator):
     """Entity scores and word-level loss of ``model`` on one split (each process predicts a share)."""
     from .evaluation import evaluate_tags, gold_word_tags, predict_words
@@ -237,85 +129,6 @@ def evaluate_split(model, tokenizer, split, config: TrainingConfig, accelerator)
             batch_size=config.eval_batch_size, max_length=config.max_length, accelerator=accelerator,
         )
     return evaluate_tags(gold_word_tags(split), predictions.tags), predictions.loss
-
-
-def _save_figure(figure, path: Path) -> None:
-    """``savefig`` to a temporary name, then rename: a half-written PNG never replaces a good one."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(handle)
-    try:
-        figure.savefig(temporary, dpi=100)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def load_inputs(config: TrainingConfig, dataset, model, tokenizer, log):
-    """The data set, model and tokenizer of a run: those given, else loaded from the config; checked to match."""
-    from . import data as data_module
-    from .modelling import describe_model, load_model_and_tokenizer, resolve_model
-
-    if dataset is None:
-        dataset = data_module.load_data(config.data)
-    else:
-        log(f"data: the dataset given: {data_module.describe_dataset(dataset)}")
-    if "validation" not in dataset:
-        raise ValueError(f"training needs a validation split (to pick the best epoch); the data has {list(dataset)}")
-    labels = data_module.label_names(dataset)
-    if model is None:
-        model, tokenizer = load_model_and_tokenizer(config.model, labels, device="cpu", verbose=False)
-        log(describe_model(model, resolve_model(config.model), "cpu"))
-    else:
-        if tokenizer is None:
-            raise ValueError("pass the model's tokenizer along with the model")
-        log(describe_model(model, "the model given", next(model.parameters()).device))
-    model_labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
-    if model_labels != labels:
-        raise ValueError(f"the model predicts {model_labels}, the data has labels {labels}: they must be the same list")
-    return dataset, model, tokenizer
-
-
-def make_train_loader(train_split, tokenizer, config: TrainingConfig, *, pad_to_multiple_of: int | None = None):
-    """Tokenized, label-aligned training sentences in (length-grouped) batches: ``(loader, sampler)``."""
-    from torch.utils.data import DataLoader
-
-    from .batching import LengthGroupedBatchSampler, make_collator
-
-    if config.max_train_sentences:
-        train_split = train_split.select(range(min(config.max_train_sentences, len(train_split))))
-    encoded = encode_dataset(train_split, tokenizer, max_length=config.max_length, strategy=config.label_strategy)
-    # Plain Python lists: on a fast GPU, reading Arrow rows one at a time costs more than the model.
-    examples = encoded.select_columns(["input_ids", "attention_mask", "labels"]).to_list()
-    lengths = [len(example["input_ids"]) for example in examples]
-    sampler = LengthGroupedBatchSampler(lengths, config.batch_size, seed=config.seed, group_by_length=config.group_by_length)
-    collate = make_collator(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
-    return DataLoader(examples, batch_sampler=sampler, collate_fn=collate), sampler
-
-
-def use_cuda_graphs(config: TrainingConfig, accelerator) -> tuple[bool, str]:
-    """Whether this run replays its steps from CUDA graphs, and why (printed at the start of the run).
-
-    Graphs pay where launching kernels costs more than running them: one CUDA GPU. They need a
-    whole update per step (no gradient accumulation) and no fp16 loss scaling (its overflow
-    check reads a value back from the GPU at every step).
-    """
-    problems = []
-    if accelerator.device.type != "cuda":
-        problems.append(f"no CUDA device (device: {accelerator.device})")
-    if accelerator.num_processes > 1:
-        problems.append(f"{accelerator.num_processes} processes (graphs are used with one)")
-    if config.gradient_accumulation_steps > 1:
-        problems.append("gradient accumulation")
-    if accelerator.mixed_precision == "fp16":
-        problems.append("fp16 loss scaling")
-    if config.cuda_graphs == "off":
-        return False, "CUDA graphs: off (cuda_graphs='off')"
-    if problems and config.cuda_graphs == "on":
-        raise ValueError(f"cuda_graphs='on' cannot be honoured: {'; '.join(problems)}; use cuda_graphs='auto' or 'off'")
-    if problems:
-        return False, f"CUDA graphs: off ({'; '.join(problems)})"
-    return True, "CUDA graphs: on (each step replayed from a graph per length bucket; see graphed_training)"
 
 
 @dataclass
@@ -349,34 +162,11 @@ class TrainingRun:
         return self.accelerator.is_main_process
 
 
-def _labelled_per_batch(examples, batches: int) -> float:
-    """Mean labelled sub-words per batch over the whole training set (see :func:`train_one_epoch`)."""
-    labelled = sum(label != IGNORE_INDEX for example in examples for label in example["labels"])
-    return labelled / batches
-
-
-def make_optimizer(model, config: TrainingConfig, device: torch.device, graphs: bool):
-    """Fused AdamW (one kernel pass over all parameters instead of a dozen per tensor).
-
-    For CUDA graphs the learning rate is a GPU tensor (the scheduler writes into it between
-    replays) and the optimizer ``capturable``; the scheduler still reads a plain float base rate.
-    """
-    fused = device.type in ("cpu", "cuda")
-    groups = optimizer_groups(model, config)
-    if not graphs:
-        return torch.optim.AdamW(groups, lr=config.learning_rate, fused=fused)
-    for group in groups:
-        group["initial_lr"] = group["lr"]  # a float: the scheduler then never reads the GPU
-        group["lr"] = torch.tensor(group["lr"], device=device)
-    return torch.optim.AdamW(groups, lr=torch.tensor(config.learning_rate, device=device), fused=True, capturable=True)
-
-
 def set_up_run(config: TrainingConfig, dataset, model, tokenizer) -> TrainingRun:
     """Settings, device, data, model, batches, optimizer and schedule; resumed from a checkpoint if asked."""
     from accelerate.utils import set_seed
-    from transformers import get_linear_schedule_with_warmup
 
-    from .batching import LengthGroupedBatchSampler, batch_lengths, padding_fraction
+    from .batching import batch_lengths, padding_fraction
     from .graphed_training import length_buckets
 
     if config.num_threads:
@@ -385,7 +175,7 @@ def set_up_run(config: TrainingConfig, dataset, model, tokenizer) -> TrainingRun
     log = accelerator.print  # prints once, on the main process
     log(f"training settings:\n{config}")
     set_seed(config.seed)  # python, numpy, torch (and CUDA): the new classifier head starts the same every run
-    dataset, model, tokenizer = load_inputs(config, dataset, model, tokenizer, log)
+    dataset, model, tokenizer = load_training_inputs(config, dataset, model, tokenizer, log)
     graphs, graphs_reason = use_cuda_graphs(config, accelerator)
     on_gpu = accelerator.device.type == "cuda"
     # Multiples of 8 tokens suit tensor cores; on a CPU they would only add padding.
@@ -396,31 +186,22 @@ def set_up_run(config: TrainingConfig, dataset, model, tokenizer) -> TrainingRun
         model.to(accelerator.device)
     optimizer = make_optimizer(model, config, accelerator.device, graphs)
     examples = train_loader.dataset
-    if not graphs:  # the graphed step owns batches and autocast itself; Accelerate still picks device and precision
+    if graphs:  # the graphed step owns batches and autocast itself
+        model, optimizer = prepare_keeping_forward(accelerator, model, optimizer)
+    else:
         model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
-    # Step counts only now: after prepare, each of N processes sees 1/N of the batches.
-    updates_per_epoch = math.ceil(len(train_loader) / config.gradient_accumulation_steps)
-    total_updates = config.epochs * updates_per_epoch
-    warmup_updates = round(config.warmup_ratio * total_updates)
-    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_updates, total_updates)
-    run = TrainingRun(config, accelerator, dataset, model, tokenizer, optimizer, scheduler, train_loader, sampler, TrainingState(), log)
-    run.labelled_per_batch = _labelled_per_batch(examples, len(sampler))
+    schedule = make_schedule(optimizer, config, len(train_loader), accelerator)  # after prepare: this process's batches
+    run = TrainingRun(config, accelerator, dataset, model, tokenizer, optimizer, schedule.scheduler, train_loader, sampler,
+                      TrainingState(), log)
+    run.labelled_per_batch = labelled_per_batch(examples, len(sampler))
     lengths = batch_lengths(sampler, epoch=0)
     run.padding = padding_fraction(lengths)
     if graphs:
-        run.graphed_step = _make_graphed_step(run, length_buckets(config.max_length))
+        run.graphed_step = make_graphed_step(run, length_buckets(config.max_length))
         run.padding = run.graphed_step.padding_fraction(lengths)
     if config.resume_from:
-        _resume(run)
-    random_padding = padding_fraction(
-        batch_lengths(LengthGroupedBatchSampler(sampler.lengths, config.batch_size, seed=config.seed, group_by_length=False))
-    )
-    log(_describe_run(config, accelerator, accelerator.mixed_precision, torch.get_num_threads()) + f" | {graphs_reason}")
-    log(
-        f"steps: {updates_per_epoch} updates/epoch x {config.epochs} epochs = {total_updates} ({warmup_updates} warm-up); "
-        f"{config.batch_size} sentences x {config.gradient_accumulation_steps} accumulation x {accelerator.num_processes} "
-        f"process(es) per update | padding: {run.padding:.1%} of tokens ({random_padding:.1%} with random batches)"
-    )
+        resume_run(run)
+    _log_plan(run, schedule, graphs_reason)
     if run.is_main:
         atomic_write_json(run.output_dir / "settings.json", config.to_dict())
         # Rewritten from the loop state: a resumed run's log holds exactly the epochs it carries on from.
@@ -428,27 +209,21 @@ def set_up_run(config: TrainingConfig, dataset, model, tokenizer) -> TrainingRun
     return run
 
 
-def _make_graphed_step(run: TrainingRun, buckets: list[int]):
-    from .graphed_training import BucketedTrainStep
+def _log_plan(run: TrainingRun, schedule, graphs_reason: str) -> None:
+    """Device and precision, update counts, and the padding of length-grouped vs random batches."""
+    from .batching import LengthGroupedBatchSampler, batch_lengths, padding_fraction
 
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(run.accelerator.mixed_precision)
-    return BucketedTrainStep(
-        run.model, run.optimizer, run.train_loader.dataset, run.sampler.lengths, buckets=buckets,
-        batch_size=run.config.batch_size, pad_id=run.tokenizer.pad_token_id, labelled_per_batch=run.labelled_per_batch,
-        max_grad_norm=run.config.max_grad_norm, autocast_dtype=dtype, use_graphs=True,
+    config, accelerator, sampler = run.config, run.accelerator, run.sampler
+    random_padding = padding_fraction(
+        batch_lengths(LengthGroupedBatchSampler(sampler.lengths, config.batch_size, seed=config.seed, group_by_length=False))
     )
-
-
-def _resume(run: TrainingRun) -> None:
-    config = run.config
-    checkpoint = run.output_dir / "checkpoint" if config.resume_from == "latest" else Path(config.resume_from)
-    unwrapped = run.accelerator.unwrap_model(run.model)
-    run.state = load_checkpoint(checkpoint, unwrapped, run.optimizer, run.scheduler, config)
-    if run.state.best_epoch and (run.output_dir / "model" / "model.safetensors").is_file():
-        from safetensors.torch import load_file
-
-        run.best_weights = load_file(str(run.output_dir / "model" / "model.safetensors"))  # the best epoch so far
-    run.log(f"resumed from {checkpoint}: {run.state.epoch} epoch(s) done, best dev F1 {run.state.best_dev_f1:.4f} (epoch {run.state.best_epoch})")
+    run.log(describe_device(config, accelerator, accelerator.mixed_precision, torch.get_num_threads()) + f" | {graphs_reason}")
+    run.log(
+        f"steps: {schedule.updates_per_epoch} updates/epoch x {config.epochs} epochs = {schedule.total_updates} "
+        f"({schedule.warmup_updates} warm-up); {config.batch_size} sentences x {config.gradient_accumulation_steps} "
+        f"accumulation x {accelerator.num_processes} process(es) per update | padding: {run.padding:.1%} of tokens "
+        f"({random_padding:.1%} with random batches)"
+    )
 
 
 def train_one_epoch(run: TrainingRun, epoch: int) -> dict:
@@ -550,33 +325,6 @@ def evaluate_and_keep_best(run: TrainingRun, epoch: int, totals: dict, epoch_sec
     return record
 
 
-def write_epoch_outputs(run: TrainingRun, record: dict) -> None:
-    """The epoch's line in ``metrics.jsonl``, the curves, the best model so far and a resumable checkpoint."""
-    from .plotting import plot_training_curves
-
-    if run.is_main:
-        with open(run.output_dir / "metrics.jsonl", "a", encoding="utf-8") as file:
-            file.write(json.dumps(record) + "\n")
-        _save_figure(plot_training_curves(run.state.history, best_epoch=run.state.best_epoch), run.output_dir / "curves.png")
-        if run.config.checkpoint_every_epoch:
-            unwrapped = run.accelerator.unwrap_model(run.model)
-            if run.state.best_epoch == record["epoch"]:  # a resumed run needs the best model so far on disk too
-                _save_best_model(run)
-            save_checkpoint(run.output_dir / "checkpoint", unwrapped, run.optimizer, run.scheduler, run.state, run.config)
-    run.accelerator.wait_for_everyone()  # nobody runs ahead while the main process writes
-
-
-def _save_best_model(run: TrainingRun) -> None:
-    """``output_dir/model``: the best epoch's weights (from memory) with the tokenizer."""
-    from .modelling import save_model
-
-    model = run.accelerator.unwrap_model(run.model)
-    current = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
-    model.load_state_dict(run.best_weights)
-    save_model(model, run.tokenizer, run.output_dir / "model")
-    model.load_state_dict(current)
-
-
 def finish(run: TrainingRun, stopped_early: bool) -> TrainingResult:
     """The best epoch's weights back in the model, scored on test, saved; ``metrics.json`` written."""
     accelerator, state = run.accelerator, run.state
@@ -597,50 +345,9 @@ def finish(run: TrainingRun, stopped_early: bool) -> TrainingResult:
         model=best, tokenizer=run.tokenizer, cuda_graphs=run.graphed_step is not None,
     )
     if run.is_main:
-        from .modelling import save_model
-
-        save_model(best, run.tokenizer, run.output_dir / "model", extra_files=_model_folder_files(run, result))
-        atomic_write_json(run.output_dir / "metrics.json", _metrics_summary(run, result))
+        write_final_outputs(run, result)
     accelerator.wait_for_everyone()
     return result
-
-
-def _model_folder_files(run: TrainingRun, result: TrainingResult) -> dict[str, str]:
-    """The model card and the settings inference needs (:mod:`biobert_ner.model_card`)."""
-    from .data import label_names
-    from .model_card import CARD_FILE, NER_SETTINGS_FILE, model_card, ner_settings
-
-    card = model_card(run.config, labels=label_names(run.dataset), dev=result.dev_report, test=result.test_report,
-                      best_epoch=result.best_epoch)
-    return {CARD_FILE: card, NER_SETTINGS_FILE: json.dumps(ner_settings(run.config), indent=2) + "\n"}
-
-
-def _metrics_summary(run: TrainingRun, result: TrainingResult) -> dict:
-    return {
-        "model": run.config.model,
-        "best_epoch": result.best_epoch,
-        "epochs_run": run.state.epoch,
-        "stopped_early": result.stopped_early,
-        "dev": result.dev_report,
-        "test": result.test_report,
-        "precision": result.precision,
-        "cuda_graphs": result.cuda_graphs,
-        "processes": run.accelerator.num_processes,
-        "sentences_per_second": result.sentences_per_second,
-        "train_seconds": result.train_seconds,
-        "padding_fraction": result.padding_fraction,
-    }
-
-
-def _describe_run(config, accelerator, mixed_precision, threads) -> str:
-    precision = {"no": "fp32", "bf16": "bf16 autocast (fp32 weights)", "fp16": "fp16 autocast + loss scaling"}[mixed_precision]
-    why = ""
-    if config.precision == "auto":
-        why = " (auto: " + ("the hardware has fast bf16" if mixed_precision == "bf16" else "no fast bf16 here") + ")"
-    return (
-        f"device: {accelerator.device} x {accelerator.num_processes} process(es) | precision: {precision}{why}"
-        + (f" | CPU threads: {threads}" if accelerator.device.type == "cpu" else "")
-    )
 
 
 def train(

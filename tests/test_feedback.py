@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from biobert_ner import alignment, baselines, batching, checks, data, evaluation, grading, inference, pretokenize, schemes, statistics, training
+from biobert_ner import alignment, baselines, batching, checks, data, evaluation, grading, inference, optimization, pretokenize, schemes, statistics
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
@@ -749,7 +749,7 @@ def test_state_dicts_name_missing_extra_and_different_keys():
 def test_parameter_groups_are_compared_parameter_by_parameter():
     model = torch.nn.Sequential(OrderedDict(dense=torch.nn.Linear(4, 4), norm=torch.nn.LayerNorm(4)))
     names = checks.parameter_names(model)
-    expected = training.parameter_groups(model, 0.1)
+    expected = optimization.parameter_groups(model, 0.1)
     assert checks.parameter_groups_difference(list(reversed(expected)), expected, names) is None  # order does not matter
     all_decayed = [{"params": list(model.parameters()), "weight_decay": 0.1}]
     report = checks.parameter_groups_difference(all_decayed, expected, names)

@@ -14,8 +14,11 @@ from biobert_ner.graphed_training import (
     bucketed_padding_fraction,
     length_buckets,
     pad_examples,
+    prepare_keeping_forward,
+    use_cuda_graphs,
 )
-from biobert_ner.training import TrainingConfig, make_accelerator, parameter_groups, use_cuda_graphs
+from biobert_ner.optimization import make_accelerator, parameter_groups
+from biobert_ner.training import TrainingConfig
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +105,19 @@ def test_cuda_graphs_fall_back_on_a_cpu_and_say_why():
         use_cuda_graphs(TrainingConfig(cuda_graphs="on"), accelerator)
     with pytest.raises(ValueError, match="cuda_graphs must be one of auto, on, off"):
         TrainingConfig(cuda_graphs="yes")
+
+
+def test_the_graphed_model_is_checkpointed_but_keeps_its_own_forward(tmp_path, corpus):
+    """bf16: Accelerate's prepare would wrap the forward in its autocast; the graphed step needs the model's own."""
+    from biobert_ner.data import label_names
+    from biobert_ner.modelling import build_tiny_bert
+
+    accelerator = make_accelerator(TrainingConfig(precision="bf16"))
+    assert accelerator.mixed_precision == "bf16"
+    model, _ = build_tiny_bert(label_names(corpus))
+    optimizer = torch.optim.AdamW(parameter_groups(model, 0.01), lr=1e-3)
+    model, optimizer = prepare_keeping_forward(accelerator, model, optimizer)
+
+    assert model.forward.__func__ is type(model).forward
+    accelerator.save_state(tmp_path / "state")
+    assert {"model.safetensors", "optimizer.bin"} <= {p.name for p in (tmp_path / "state").iterdir()}

@@ -104,7 +104,7 @@ def test_two_cpu_processes_train_on_different_shards(tmp_path, tiny_model_dir):
     assert all(json.loads(line)["sentences_per_process"] == [80, 80] for line in lines)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["processes"] == 2
-    assert (out / "model" / "model.safetensors").is_file() and (out / "checkpoint" / "training_state.pt").is_file()
+    assert (out / "model" / "model.safetensors").is_file() and (out / "checkpoint" / "training_state.json").is_file()
     assert "Traceback" not in completed.stderr
 
     # Dev scores gathered from the two processes equal a single-process evaluation of the saved best model.

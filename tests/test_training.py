@@ -9,18 +9,11 @@ import time
 import pytest
 import torch
 
-from biobert_ner import training
+from biobert_ner import optimization, training
+from biobert_ner.checkpoints import load_checkpoint, save_checkpoint
 from biobert_ner.evaluation import EvaluationReport
-from biobert_ner.training import (
-    TrainingConfig,
-    load_checkpoint,
-    parameter_groups,
-    resolve_precision,
-    rng_states,
-    save_checkpoint,
-    set_rng_states,
-    train,
-)
+from biobert_ner.optimization import make_accelerator, parameter_groups, resolve_precision
+from biobert_ner.training import TrainingConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +94,9 @@ def test_precision_resolution(monkeypatch):
     assert resolve_precision("bf16", cpu) == "bf16"
     with pytest.raises(ValueError, match="needs a CUDA GPU"):
         resolve_precision("fp16", cpu)
-    monkeypatch.setattr(training, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(optimization, "cpu_has_fast_bf16", lambda: True)
     assert resolve_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(training, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(optimization, "cpu_has_fast_bf16", lambda: False)
     assert resolve_precision("auto", cpu) == "no"
 
 
@@ -123,32 +116,47 @@ def test_no_weight_decay_on_biases_and_layer_norm(corpus):
 # ---------------------------------------------------------------- checkpoints
 
 
-def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
-    import random
-
-    import numpy as np
-
-    torch.save(rng_states(), tmp_path / "rng.pt")
-    expected = (random.random(), np.random.rand(), torch.rand(1).item())
-    set_rng_states(torch.load(tmp_path / "rng.pt", weights_only=True))
-    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
-
-
 def _checkpoint_parts(corpus):
+    """A tiny model, its optimizer and schedule, prepared by a fresh fp32 Accelerator (what save_state saves)."""
     from transformers import get_linear_schedule_with_warmup
 
+    accelerator = make_accelerator(TrainingConfig(precision="fp32"))
     model, _ = tiny(corpus)
     optimizer = torch.optim.AdamW(parameter_groups(model, 0.01), lr=1e-3)
-    scheduler = get_linear_schedule_with_warmup(optimizer, 2, 10)
-    return model, optimizer, scheduler
+    model, optimizer = accelerator.prepare(model, optimizer)
+    scheduler = accelerator.prepare(get_linear_schedule_with_warmup(optimizer, 2, 10))
+    return accelerator, model, optimizer, scheduler
+
+
+def test_a_checkpoint_holds_safetensors_and_weights_only_files(tmp_path, corpus):
+    import codecs
+
+    import numpy as np
+    from safetensors.torch import load_file
+
+    accelerator, model, optimizer, scheduler = _checkpoint_parts(corpus)
+    folder = save_checkpoint(tmp_path / "checkpoint", accelerator, training.TrainingState(epoch=1, step=5), TrainingConfig())
+
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["model.safetensors", "optimizer.bin", "random_states_0.pkl", "scheduler.bin", "training_state.json"]
+    assert load_file(folder / "model.safetensors").keys() == model.state_dict().keys()
+    # A NumPy random state is an array of uint32: these types, and nothing that runs code, may be rebuilt.
+    numpy_arrays = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.UInt32DType, codecs.encode]
+    with torch.serialization.safe_globals(numpy_arrays):
+        loaded = {p.name: torch.load(p, weights_only=True) for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pkl")}
+    assert loaded["optimizer.bin"]["param_groups"][0]["lr"] == optimizer.param_groups[0]["lr"]
+    assert loaded["scheduler.bin"]["last_epoch"] == scheduler.scheduler.last_epoch
+    assert torch.equal(loaded["random_states_0.pkl"]["torch_manual_seed"], torch.get_rng_state())
+    assert json.loads((folder / "training_state.json").read_text())["state"]["step"] == 5
 
 
 def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, corpus, monkeypatch):
-    model, optimizer, scheduler = _checkpoint_parts(corpus)
+    accelerator, model, optimizer, scheduler = _checkpoint_parts(corpus)
     config = TrainingConfig()
     folder = tmp_path / "checkpoint"
-    save_checkpoint(folder, model, optimizer, scheduler, training.TrainingState(epoch=1, step=5), config)
+    save_checkpoint(folder, accelerator, training.TrainingState(epoch=1, step=5), config)
     before = sorted((p.name, p.stat().st_size) for p in folder.iterdir())
+    saved_weight = next(model.parameters()).detach().clone()
 
     with torch.no_grad():
         next(model.parameters()).add_(1.0)  # the state a second save would write
@@ -158,14 +166,15 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, corpus, m
 
     monkeypatch.setattr(torch, "save", crash)  # fails after model.safetensors was written
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(folder, model, optimizer, scheduler, training.TrainingState(epoch=2, step=10), config)
+        save_checkpoint(folder, accelerator, training.TrainingState(epoch=2, step=10), config)
     monkeypatch.undo()
 
     assert sorted((p.name, p.stat().st_size) for p in folder.iterdir()) == before
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"]  # no half-written folder left behind
-    fresh, fresh_optimizer, fresh_scheduler = _checkpoint_parts(corpus)
-    state = load_checkpoint(folder, fresh, fresh_optimizer, fresh_scheduler, config)
+    fresh_accelerator, fresh_model, _, _ = _checkpoint_parts(corpus)
+    state = load_checkpoint(folder, fresh_accelerator, config)
     assert (state.epoch, state.step) == (1, 5)
+    assert torch.equal(next(fresh_model.parameters()), saved_weight)
 
 
 def test_resume_reaches_the_same_result_as_an_uninterrupted_run(tmp_path, corpus):
