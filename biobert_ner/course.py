@@ -66,7 +66,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
-        description="offline, CPU, about a minute per notebook: MiniLM on 500 sentences of NCBI-disease, one epoch",
+        description="offline, CPU, under two minutes per notebook: MiniLM on 500 sentences of NCBI-disease, one epoch",
         model="minilm",
         data="ncbi-disease",
         train_sentences=500,
