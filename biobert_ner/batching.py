@@ -30,7 +30,7 @@ from torch.utils.data import Sampler
 from .alignment import IGNORE_INDEX
 
 if TYPE_CHECKING:
-    from .training import TrainingConfig
+    from .training_config import TrainingConfig
 
 
 class LengthGroupedBatchSampler(Sampler[list[int]]):

@@ -30,31 +30,15 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .files import atomic_directory, atomic_write_json
-
-if TYPE_CHECKING:
-    from .training import TrainingConfig, TrainingRun
+from .training_config import TrainingConfig, TrainingRun, TrainingState
 
 STATE_FILE = "training_state.json"
 # Settings that may change between the run that saved a checkpoint and the one resuming it.
 RESUMABLE_CHANGES = frozenset({"resume_from", "output_dir", "num_threads", "epochs", "early_stopping_patience"})
-
-
-@dataclass
-class TrainingState:
-    """What the loop has to remember between epochs (and across a resume)."""
-
-    epoch: int = 0  # epochs finished
-    step: int = 0  # optimizer updates done
-    best_dev_f1: float = -1.0  # -1: even an F1 of 0 after the first epoch is "the best so far"
-    best_epoch: int = 0
-    epochs_without_improvement: int = 0
-    history: list[dict] = field(default_factory=list)  # one record per finished epoch
-    best_dev_report: dict | None = None
 
 
 def save_checkpoint(folder: str | os.PathLike[str], accelerator, state: TrainingState, config: "TrainingConfig") -> Path:

@@ -37,8 +37,6 @@ from .paths import relative
 if TYPE_CHECKING:  # datasets is slow to import; only the functions that need it import it
     import datasets
 
-    from .training import TrainingConfig
-
 
 class DatasetUnavailableError(RuntimeError):
     """A data set that could not be loaded from the Hugging Face hub (no network, unknown id, ...)."""
@@ -151,8 +149,6 @@ def load_hub_dataset(
     other data, because a model trained on other data than you asked for is worse than an error.
     """
     import datasets
-
-    from .training import TrainingConfig
     from datasets.exceptions import DatasetNotFoundError
 
     try:
@@ -187,8 +183,6 @@ def standardize_dataset_dict(dataset: "datasets.DatasetDict", name: str = "data 
     one can tell which number is which entity type.
     """
     import datasets
-
-    from .training import TrainingConfig
 
     renamed = datasets.DatasetDict()
     for split, data in dataset.items():
@@ -272,31 +266,3 @@ def describe_dataset(dataset: "datasets.DatasetDict") -> str:
     """
     sizes = ", ".join(f"{split} {len(data):,}" for split, data in dataset.items())
     return f"{sizes} sentences; labels {', '.join(label_names(dataset))}"
-
-
-def load_training_inputs(config: "TrainingConfig", dataset, model, tokenizer, log):
-    """The data set, model and tokenizer of a training run: those given, else loaded from the config.
-
-    The model's labels must be the data's, in the same order: a model trained on another list
-    would learn tag numbers that mean something else.
-    """
-    from .modelling import describe_model, load_model_and_tokenizer, resolve_model
-
-    if dataset is None:
-        dataset = load_data(config.data)
-    else:
-        log(f"data: the dataset given: {describe_dataset(dataset)}")
-    if "validation" not in dataset:
-        raise ValueError(f"training needs a validation split (to pick the best epoch); the data has {list(dataset)}")
-    labels = label_names(dataset)
-    if model is None:
-        model, tokenizer = load_model_and_tokenizer(config.model, labels, device="cpu", verbose=False)
-        log(describe_model(model, resolve_model(config.model), "cpu"))
-    else:
-        if tokenizer is None:
-            raise ValueError("pass the model's tokenizer along with the model")
-        log(describe_model(model, "the model given", next(model.parameters()).device))
-    model_labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
-    if model_labels != labels:
-        raise ValueError(f"the model predicts {model_labels}, the data has labels {labels}: they must be the same list")
-    return dataset, model, tokenizer

@@ -39,7 +39,7 @@ from torch.nn.functional import cross_entropy
 from .alignment import IGNORE_INDEX
 
 if TYPE_CHECKING:
-    from .training import TrainingConfig, TrainingRun
+    from .training_config import TrainingConfig, TrainingRun
 
 BUCKET_WIDTH = 16  # sub-words between two padded lengths: few graphs, little extra padding
 

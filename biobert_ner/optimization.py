@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from .training import TrainingConfig
+    from .training_config import TrainingConfig
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -19,7 +19,7 @@ from .checkpoints import save_checkpoint
 from .files import atomic_write_json
 
 if TYPE_CHECKING:
-    from .training import TrainingRun
+    from .training_config import TrainingRun
 
 
 @dataclass

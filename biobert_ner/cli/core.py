@@ -14,12 +14,10 @@ import typing
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from .errors import UsageError, one_line  # noqa: F401 (re-exported: the command modules import them from here)
+
 PROG = "biobert-ner"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Flags that make no sense together (exit code 2, like argparse's own errors)."""
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -80,12 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_arguments(sub)
         sub.set_defaults(handler=command.run)
     return parser
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one line (multi-line messages joined), for ``error: ...``."""
-    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-    return text or type(error).__name__
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

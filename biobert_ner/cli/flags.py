@@ -27,7 +27,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .core import UsageError
+from .errors import UsageError, one_line
 
 # Flags that users (and scripts) typed before a setting was renamed: still accepted.
 OLD_SPELLINGS = {"window_length": ["--max-length"]}  # inference windows were "max_length" before they got their own name
@@ -140,8 +140,6 @@ def make_settings(cls: type, values: dict[str, Any]):
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
-        from .core import one_line
-
         raise UsageError(one_line(error)) from None
 
 
