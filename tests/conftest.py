@@ -1,4 +1,4 @@
-"""Shared fixtures: the label list, a tiny random BERT saved as a model folder, the offline MiniLM."""
+"""Shared fixtures: the label list, the course corpus, a tiny random BERT saved as a model folder, the offline MiniLM."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def labels() -> list[str]:
     return iob2_labels(ENTITY_TYPES)
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    """The bundled three-type course corpus (train 361, validation 80, test 80 sentences)."""
+    from biobert_ner.data import load_data
+
+    return load_data("bundled")
 
 
 @pytest.fixture(scope="session")

@@ -21,13 +21,6 @@ from biobert_ner.optimization import make_accelerator, parameter_groups
 from biobert_ner.training import TrainingConfig
 
 
-@pytest.fixture(scope="module")
-def corpus():
-    from biobert_ner.data import load_data
-
-    return load_data("bundled")
-
-
 def test_buckets_are_multiples_of_16_up_to_max_length():
     assert length_buckets(128) == [16, 32, 48, 64, 80, 96, 112, 128]
     assert length_buckets(100) == [16, 32, 48, 64, 80, 96, 100]

@@ -16,13 +16,6 @@ from biobert_ner.optimization import make_accelerator, parameter_groups, resolve
 from biobert_ner.training import TrainingConfig, train
 
 
-@pytest.fixture(scope="module")
-def corpus():
-    from biobert_ner.data import load_data
-
-    return load_data("bundled")
-
-
 def tiny_config(tmp_path, **overrides) -> TrainingConfig:
     """Seconds per epoch on one CPU thread: the tiny random BERT, a slice of the corpus, fp32."""
     settings = dict(
