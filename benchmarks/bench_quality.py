@@ -3,6 +3,7 @@
     python benchmarks/bench_quality.py                      # MiniLM on NCBI-disease, 3 seeds, all runs
     python benchmarks/bench_quality.py --seeds 42 --runs ours
     python benchmarks/bench_quality.py --ours '{"classifier_lr_scale": 1}'   # an ablation of one setting
+    python benchmarks/bench_quality.py --log quality.jsonl  # stop at any time; run it again to go on
 
 Every run uses the same model (``--model``, default the offline all-MiniLM-L6-v2), data (NCBI-disease,
 shipped with the package), epochs, batch size and peak learning rate; everything else is at each
@@ -12,11 +13,17 @@ library's defaults:
   the model kept is the best dev epoch's, as ``train()`` always does;
 * ``trainer_default``: the ``Trainer`` recipe of transformers' ``run_ner.py`` (first-sub-word
   labels, ``DataCollatorForTokenClassification``, Trainer defaults); the model kept is the last;
-* ``trainer_tuned``: the same with ``bf16=True`` and ``group_by_length``.
+* ``trainer_tuned`` (only when asked for in ``--runs``): the same with ``bf16=True`` where the
+  hardware is fast at it, and ``group_by_length``.
 
 Every model is scored the same way: test (and dev) entity F1, seqeval strict IOB2, words as the
 corpus has them, sub-word predictions read from each word's first piece. Prints one JSON document:
 mean and standard deviation over seeds of test F1, and the training time of each run.
+
+On two CPU cores one seed of the default Trainer recipe takes about half an hour (5 epochs of
+5,424 sentences), and the whole benchmark longer than a working session. With ``--log`` every run
+that ends is added to a JSON-lines file at once (the file replaced whole, never left half-written),
+and a later call with the same settings runs only what the file does not hold yet.
 """
 
 from __future__ import annotations
@@ -41,14 +48,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import add_run_arguments, cpu_name, run_trainer, split_f1  # noqa: E402  (the Trainer recipe, shared with the speed benchmark)
 
 RUNS = ("ours", "trainer_default", "trainer_tuned")
+DEFAULT_RUNS = ("ours", "trainer_default")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_run_arguments(parser)
     parser.add_argument("--seeds", default="42,43,44", help="comma-separated seeds; every run is repeated per seed")
-    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
+    parser.add_argument("--runs", default=",".join(DEFAULT_RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
     parser.add_argument("--ours", default="{}", help="JSON of TrainingConfig settings for 'ours' (ablations)")
+    parser.add_argument(
+        "--log", type=Path, default=None,
+        help="JSON-lines file of finished runs: each run is added as it ends, and the runs it holds "
+        "(same settings) are not run again, so a long benchmark can stop and go on",
+    )
     return parser.parse_args(argv)
 
 
@@ -93,6 +106,45 @@ def summarize(per_seed: list[dict]) -> dict:
     return summary
 
 
+def read_log(path: Path | None, settings: dict) -> dict[tuple[str, int], dict]:
+    """The finished runs a ``--log`` file holds, by (run, seed); every line must have been made with ``settings``."""
+    if path is None or not path.exists():
+        return {}
+    finished = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            record = json.loads(line)
+            key = (record["run"], int(record["seed"]))
+            result, record_settings = record["result"], record["settings"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise SystemExit(f"{path}, line {number}: not a finished run of this benchmark ({error!r})") from None
+        if record_settings != settings:
+            raise SystemExit(
+                f"{path}, line {number}: a run with other settings ({record_settings}, not {settings}); "
+                "give this benchmark another --log file"
+            )
+        finished[key] = result
+    return finished
+
+
+def add_to_log(path: Path, settings: dict, run: str, seed: int, result: dict) -> None:
+    """Add one finished run to the ``--log`` file, replacing the file whole (a stop never leaves half a line)."""
+    from biobert_ner.files import atomic_write_text
+
+    record = {"run": run, "seed": seed, "settings": settings, "finished": now(), "load_average": load_average(), "result": result}
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    atomic_write_text(path, before + json.dumps(record) + "\n")
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages: above the core count, other work shared the machine."""
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
 def machine() -> dict:
     import torch
     import transformers
@@ -100,7 +152,7 @@ def machine() -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"device": gpu or f"CPU: {cpu_name()}, {os.cpu_count()} cores", "python": platform.python_version(),
             "torch": torch.__version__, "transformers": transformers.__version__,
-            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
+            "load_average": load_average()}
 
 
 def main(argv=None) -> int:
@@ -121,23 +173,29 @@ def main(argv=None) -> int:
         "trainer_default": lambda seed: run_trainer_recipe(dataset, args, seed, tuned=False),
         "trainer_tuned": lambda seed: run_trainer_recipe(dataset, args, seed, tuned=True),
     }
+    settings = {"model": args.model, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
+                "learning_rate": args.learning_rate, "ours": json.loads(args.ours),
+                "train_sentences": len(dataset["train"]) if not args.max_train_sentences else args.max_train_sentences,
+                "device": machine()["device"]}  # a log is never resumed on another kind of machine
+    finished = read_log(args.log, settings)
     per_seed: dict[str, list[dict]] = {name: [] for name in names}
-    for seed in [int(seed) for seed in args.seeds.split(",")]:
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    for seed in seeds:
         for name in names:  # runs take turns per seed: a change of machine load hits them all alike
+            if (name, seed) in finished:
+                print(f"--- {name}, seed {seed}: in {args.log} already", file=sys.stderr, flush=True)
+                per_seed[name].append(finished[name, seed])
+                continue
             print(f"--- {name}, seed {seed}", file=sys.stderr, flush=True)
             with contextlib.redirect_stdout(sys.stderr):
                 per_seed[name].append(runners[name](seed))
             print(json.dumps({"run": name, "seed": seed, **per_seed[name][-1]}), file=sys.stderr, flush=True)
+            if args.log is not None:
+                add_to_log(args.log, settings, name, seed, per_seed[name][-1])
     runs = {name: summarize(results) for name, results in per_seed.items()}
-    report = {
-        "benchmark": "quality",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "settings": {"model": args.model, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
-                     "learning_rate": args.learning_rate, "ours": json.loads(args.ours),
-                     "train_sentences": len(dataset["train"]) if not args.max_train_sentences else args.max_train_sentences},
-        "runs": runs,
-    }
+    report = {"benchmark": "quality", "date": now(), "machine": machine(), "settings": settings, "runs": runs}
+    if args.log is not None:
+        report["log"] = {"file": args.log.name, "runs_read": sum((name, seed) in finished for name in names for seed in seeds)}
     if "ours" in runs:
         report["targets"] = {"ours_mean_test_f1_at_least_0.83": runs["ours"]["test_f1"] >= 0.83}
         others = [runs[name]["test_f1"] for name in runs if name != "ours"]

@@ -3,14 +3,15 @@
 * **precision**: fp32, or bf16/fp16 autocast where the hardware is fast at it
   (:func:`resolve_precision`), handed to Accelerate (:func:`make_accelerator`);
 * **optimizer**: AdamW without decay on biases and LayerNorm (:func:`parameter_groups`), the
-  new classifier head optionally at a higher rate (:func:`optimizer_groups`), fused into one
-  kernel pass (:func:`make_optimizer`);
+  lower encoder layers optionally at lower rates and the new classifier head at a higher one
+  (:func:`learning_rate_scales`), fused into one kernel pass (:func:`make_optimizer`);
 * **schedule**: linear warm-up, then linear decay to 0 (:func:`make_schedule`).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,20 +65,55 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def optimizer_groups(model: torch.nn.Module, config: "TrainingConfig") -> list[dict]:
-    """:func:`parameter_groups`, each with its learning rate; the classifier head's scaled by ``classifier_lr_scale``.
+def layer_depths(model: torch.nn.Module) -> dict[str, int]:
+    """Each parameter's depth in a BERT-like model: 0 the embeddings, 1..L the encoder layers, L+1 the rest.
 
-    The encoder starts from pretrained weights and needs small steps; the classifier head
-    starts random, and with a few hundred updates in all it may need bigger ones to catch up.
+    "The rest" is what sits above the last encoder layer: the classifier head (and a pooler, if any).
+    The layer of a parameter is read from its name (``...encoder.layer.3.attention...``), the
+    naming every BERT-family model in transformers shares.
     """
-    head = {id(parameter) for parameter in model.classifier.parameters()} if config.classifier_lr_scale != 1 else set()
+    top = model.config.num_hidden_layers + 1
+    depths = {}
+    for name, _ in model.named_parameters():
+        layer = _LAYER_IN_NAME.search(name)
+        depths[name] = int(layer.group(1)) + 1 if layer else 0 if ".embeddings." in f".{name}" else top
+    return depths
+
+
+_LAYER_IN_NAME = re.compile(r"\.layer\.(\d+)\.")
+
+
+def learning_rate_scales(model: torch.nn.Module, config: "TrainingConfig") -> dict[str, float]:
+    """Each parameter's learning rate as a multiple of ``learning_rate``.
+
+    * ``layer_lr_decay`` (layer-wise learning-rate decay, as in ELECTRA and ULMFiT's discriminative
+      fine-tuning): the top encoder layer learns at the full rate and each layer below at
+      ``layer_lr_decay`` times the rate of the layer above it. Low layers hold general features
+      of language that the task needs unchanged; top layers must change most.
+    * ``classifier_lr_scale``: the classifier head starts random, and with a few hundred updates
+      in all it may need bigger steps to catch up.
+    """
+    head = {id(parameter) for parameter in model.classifier.parameters()}
+    top = model.config.num_hidden_layers + 1
+    depths = layer_depths(model)
+    scales = {}
+    for name, parameter in model.named_parameters():
+        scale = config.layer_lr_decay ** (top - 1 - depths[name]) if depths[name] < top else 1.0
+        scales[name] = scale * (config.classifier_lr_scale if id(parameter) in head else 1.0)
+    return scales
+
+
+def optimizer_groups(model: torch.nn.Module, config: "TrainingConfig") -> list[dict]:
+    """:func:`parameter_groups`, split by learning rate (:func:`learning_rate_scales`): one group per (decay, rate)."""
+    scales = learning_rate_scales(model, config)
+    scale_of = {id(parameter): scales[name] for name, parameter in model.named_parameters()}
     groups = []
     for group in parameter_groups(model, config.weight_decay):
-        body = [p for p in group["params"] if id(p) not in head]
-        top = [p for p in group["params"] if id(p) in head]
-        groups.append({**group, "params": body, "lr": config.learning_rate})
-        if top:
-            groups.append({**group, "params": top, "lr": config.learning_rate * config.classifier_lr_scale})
+        by_scale: dict[float, list] = {}
+        for parameter in group["params"]:
+            by_scale.setdefault(scale_of[id(parameter)], []).append(parameter)
+        for scale, parameters in sorted(by_scale.items(), reverse=True):
+            groups.append({**group, "params": parameters, "lr": config.learning_rate * scale})
     return groups
 
 

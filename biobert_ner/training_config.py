@@ -37,6 +37,7 @@ class TrainingConfig:
     batch_size: int = 32  # sentences per micro-batch, per process
     learning_rate: float = 5e-5  # peak learning rate, reached at the end of warm-up
     classifier_lr_scale: float = 1.0  # the new classifier head learns at this many times learning_rate
+    layer_lr_decay: float = 1.0  # each encoder layer learns at this many times the rate of the one above (1: all alike)
     weight_decay: float = 0.01  # AdamW decay of matrices; biases and LayerNorm are never decayed
     warmup_ratio: float = 0.1  # share of all update steps over which the lr ramps up from 0
     max_grad_norm: float | None = 1.0  # clip the global gradient norm to this (None or 0: no clipping)
@@ -65,6 +66,8 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.warmup_ratio <= 1:
             raise ValueError(f"warmup_ratio is a share of the steps, between 0 and 1; got {self.warmup_ratio}")
+        if not 0 < self.layer_lr_decay <= 1:
+            raise ValueError(f"layer_lr_decay scales each layer's rate down from the top: between 0 (excluded) and 1; got {self.layer_lr_decay}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainingConfig":

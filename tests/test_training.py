@@ -106,6 +106,30 @@ def test_no_weight_decay_on_biases_and_layer_norm(corpus):
     assert len(decay_names) + len(no_decay_names) == len(list(model.parameters()))
 
 
+def test_layer_wise_learning_rates_fall_from_the_top_layer_down(corpus):
+    model, _ = tiny(corpus)  # 2 encoder layers
+    config = TrainingConfig(learning_rate=1e-3, layer_lr_decay=0.5, classifier_lr_scale=4.0)
+    scales = optimization.learning_rate_scales(model, config)
+    assert scales["bert.encoder.layer.1.output.dense.weight"] == 1.0  # the top layer: the full rate
+    assert scales["bert.encoder.layer.0.attention.self.query.weight"] == 0.5
+    assert scales["bert.embeddings.word_embeddings.weight"] == scales["bert.embeddings.LayerNorm.bias"] == 0.25
+    assert scales["classifier.weight"] == scales["classifier.bias"] == 4.0
+    groups = optimization.optimizer_groups(model, config)
+    rates = {(group["lr"], group["weight_decay"]) for group in groups}
+    assert rates == {(rate, decay) for rate in (4e-3, 1e-3, 5e-4, 2.5e-4) for decay in (0.0, 0.01)}
+    assert sum(len(group["params"]) for group in groups) == len(list(model.parameters()))
+
+
+def test_at_the_default_rates_there_are_two_groups_as_ever(corpus):
+    model, _ = tiny(corpus)
+    groups = optimization.optimizer_groups(model, TrainingConfig(learning_rate=1e-3))
+    assert [(len(group["params"]), group["lr"], group["weight_decay"]) for group in groups] == [
+        (len(group["params"]), 1e-3, group["weight_decay"]) for group in parameter_groups(model, 0.01)
+    ]
+    with pytest.raises(ValueError, match="layer_lr_decay"):
+        TrainingConfig(layer_lr_decay=0.0)
+
+
 # ---------------------------------------------------------------- checkpoints
 
 

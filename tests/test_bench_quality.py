@@ -1,0 +1,76 @@
+"""The quality benchmark's driver: runs taking turns per seed, and a ``--log`` that lets a long run stop and go on.
+
+Training itself is tested elsewhere; here each run is a stand-in that returns fixed scores, so
+what is tested is which runs the driver starts, what it keeps, and the report it builds from them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_training import load_benchmark
+
+SCORES = {"ours": {42: 0.84, 43: 0.82}, "trainer_default": {42: 0.80, 43: 0.81}}
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """bench_quality with stand-in runs that record each call; ``fail_at`` stops the benchmark at one run."""
+    module = load_benchmark("bench_quality")
+    module.calls, module.fail_at = [], None
+
+    def stand_in(name):
+        def run(seed):
+            module.calls.append((name, seed))
+            if module.fail_at == (name, seed):
+                raise KeyboardInterrupt  # the benchmark stopped by hand, mid-way
+            return {"dev_f1": SCORES[name][seed] - 0.01, "test_f1": SCORES[name][seed], "train_seconds": 10.0 + seed}
+        return run
+
+    monkeypatch.setattr(module, "run_ours", lambda dataset, args, seed: stand_in("ours")(seed))
+    monkeypatch.setattr(module, "run_trainer_recipe", lambda dataset, args, seed, tuned: stand_in("trainer_default")(seed))
+    return module
+
+
+ARGS = ["--data", "bundled", "--seeds", "42,43", "--epochs", "5"]
+
+
+def test_runs_take_turns_per_seed_and_the_report_says_whether_the_targets_hold(bench, capsys):
+    assert bench.main(ARGS) == 0
+    assert bench.calls == [("ours", 42), ("trainer_default", 42), ("ours", 43), ("trainer_default", 43)]
+    report = json.loads(capsys.readouterr().out)
+    assert report["runs"]["ours"]["test_f1"] == pytest.approx(0.83)
+    assert report["runs"]["ours"]["test_f1_std"] == pytest.approx(0.01414, abs=1e-5)
+    assert report["runs"]["trainer_default"]["test_f1_per_seed"] == [0.80, 0.81]
+    assert report["targets"] == {"ours_mean_test_f1_at_least_0.83": True, "ours_ahead_of_every_trainer_run": True}
+    assert report["settings"]["epochs"] == 5 and "log" not in report
+
+
+def test_a_stopped_run_goes_on_from_its_log_and_runs_nothing_twice(bench, tmp_path, capsys):
+    log = tmp_path / "quality.jsonl"
+    bench.fail_at = ("ours", 43)
+    with pytest.raises(KeyboardInterrupt):
+        bench.main([*ARGS, "--log", str(log)])
+    assert [json.loads(line)["run"] for line in log.read_text().splitlines()] == ["ours", "trainer_default"]
+    capsys.readouterr()
+
+    bench.calls.clear()
+    bench.fail_at = None
+    assert bench.main([*ARGS, "--log", str(log)]) == 0
+    assert bench.calls == [("ours", 43), ("trainer_default", 43)]  # seed 42's runs read back, not run again
+    report = json.loads(capsys.readouterr().out)
+    assert report["runs"]["ours"]["test_f1_per_seed"] == [0.84, 0.82]
+    assert report["log"] == {"file": "quality.jsonl", "runs_read": 2}
+    assert len(log.read_text().splitlines()) == 4
+
+
+def test_a_log_of_other_settings_or_a_broken_line_is_refused_with_its_line(bench, tmp_path):
+    log = tmp_path / "quality.jsonl"
+    bench.main([*ARGS, "--seeds", "42", "--log", str(log)])
+    with pytest.raises(SystemExit, match=r"quality.jsonl, line 1: a run with other settings"):
+        bench.main([*ARGS, "--learning-rate", "3e-4", "--log", str(log)])
+    log.write_text(log.read_text() + '{"run": "ours", "seed"\n')
+    with pytest.raises(SystemExit, match=r"quality.jsonl, line 3: not a finished run of this benchmark"):
+        bench.main([*ARGS, "--log", str(log)])
