@@ -106,15 +106,21 @@ def summarize(per_seed: list[dict]) -> dict:
     return summary
 
 
-def read_log(path: Path | None, settings: dict) -> dict[tuple[str, int], dict]:
-    """The finished runs a ``--log`` file holds, by (run, seed); every line must have been made with ``settings``."""
+def read_log(path: Path | None, settings: dict) -> dict[tuple[str, int, str], dict]:
+    """The finished runs a ``--log`` file holds, by (run, seed, the run's own settings as JSON).
+
+    Every line must share ``settings`` (model, data, epochs, batch, rate, machine): runs made
+    otherwise are not comparable, and mixing them in one report would hide it. A run's own
+    settings (``--ours``) are part of its key instead: the ``Trainer`` runs of a log stay valid
+    while ``train()``'s settings are being changed.
+    """
     if path is None or not path.exists():
         return {}
     finished = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         try:
             record = json.loads(line)
-            key = (record["run"], int(record["seed"]))
+            key = (record["run"], int(record["seed"]), json.dumps(record["run_settings"], sort_keys=True))
             result, record_settings = record["result"], record["settings"]
         except (ValueError, KeyError, TypeError) as error:
             raise SystemExit(f"{path}, line {number}: not a finished run of this benchmark ({error!r})") from None
@@ -127,11 +133,13 @@ def read_log(path: Path | None, settings: dict) -> dict[tuple[str, int], dict]:
     return finished
 
 
-def add_to_log(path: Path, settings: dict, run: str, seed: int, result: dict) -> None:
+def add_to_log(path: Path, settings: dict, key: tuple[str, int, str], result: dict) -> None:
     """Add one finished run to the ``--log`` file, replacing the file whole (a stop never leaves half a line)."""
     from biobert_ner.files import atomic_write_text
 
-    record = {"run": run, "seed": seed, "settings": settings, "finished": now(), "load_average": load_average(), "result": result}
+    run, seed, run_settings = key
+    record = {"run": run, "seed": seed, "run_settings": json.loads(run_settings), "settings": settings,
+              "finished": now(), "load_average": load_average(), "result": result}
     before = path.read_text(encoding="utf-8") if path.exists() else ""
     atomic_write_text(path, before + json.dumps(record) + "\n")
 
@@ -174,28 +182,33 @@ def main(argv=None) -> int:
         "trainer_tuned": lambda seed: run_trainer_recipe(dataset, args, seed, tuned=True),
     }
     settings = {"model": args.model, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
-                "learning_rate": args.learning_rate, "ours": json.loads(args.ours),
+                "learning_rate": args.learning_rate,
                 "train_sentences": len(dataset["train"]) if not args.max_train_sentences else args.max_train_sentences,
                 "device": machine()["device"]}  # a log is never resumed on another kind of machine
+    run_settings = {"ours": json.loads(args.ours), "trainer_default": {}, "trainer_tuned": {}}
     finished = read_log(args.log, settings)
     per_seed: dict[str, list[dict]] = {name: [] for name in names}
     seeds = [int(seed) for seed in args.seeds.split(",")]
+    read_back = 0
     for seed in seeds:
         for name in names:  # runs take turns per seed: a change of machine load hits them all alike
-            if (name, seed) in finished:
+            key = (name, seed, json.dumps(run_settings[name], sort_keys=True))
+            if key in finished:
                 print(f"--- {name}, seed {seed}: in {args.log} already", file=sys.stderr, flush=True)
-                per_seed[name].append(finished[name, seed])
+                per_seed[name].append(finished[key])
+                read_back += 1
                 continue
             print(f"--- {name}, seed {seed}", file=sys.stderr, flush=True)
             with contextlib.redirect_stdout(sys.stderr):
                 per_seed[name].append(runners[name](seed))
             print(json.dumps({"run": name, "seed": seed, **per_seed[name][-1]}), file=sys.stderr, flush=True)
             if args.log is not None:
-                add_to_log(args.log, settings, name, seed, per_seed[name][-1])
+                add_to_log(args.log, settings, key, per_seed[name][-1])
     runs = {name: summarize(results) for name, results in per_seed.items()}
-    report = {"benchmark": "quality", "date": now(), "machine": machine(), "settings": settings, "runs": runs}
+    report = {"benchmark": "quality", "date": now(), "machine": machine(),
+              "settings": {**settings, "ours": run_settings["ours"]}, "runs": runs}
     if args.log is not None:
-        report["log"] = {"file": args.log.name, "runs_read": sum((name, seed) in finished for name in names for seed in seeds)}
+        report["log"] = {"file": args.log.name, "runs_read": read_back}
     if "ours" in runs:
         report["targets"] = {"ours_mean_test_f1_at_least_0.83": runs["ours"]["test_f1"] >= 0.83}
         others = [runs[name]["test_f1"] for name in runs if name != "ours"]

@@ -74,3 +74,16 @@ def test_a_log_of_other_settings_or_a_broken_line_is_refused_with_its_line(bench
     log.write_text(log.read_text() + '{"run": "ours", "seed"\n')
     with pytest.raises(SystemExit, match=r"quality.jsonl, line 3: not a finished run of this benchmark"):
         bench.main([*ARGS, "--log", str(log)])
+
+
+def test_trainer_runs_in_a_log_stay_valid_when_only_train_settings_change(bench, tmp_path, capsys):
+    log = tmp_path / "quality.jsonl"
+    bench.main([*ARGS, "--log", str(log)])
+    bench.calls.clear()
+    capsys.readouterr()
+    assert bench.main([*ARGS, "--ours", '{"layer_lr_decay": 0.8}', "--log", str(log)]) == 0
+    assert bench.calls == [("ours", 42), ("ours", 43)]  # the Trainer runs read back
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["ours"] == {"layer_lr_decay": 0.8}
+    assert report["log"]["runs_read"] == 2
+    assert [json.loads(line)["run_settings"] for line in log.read_text().splitlines()][-1] == {"layer_lr_decay": 0.8}
