@@ -181,10 +181,11 @@ def main(argv=None) -> int:
         "trainer_default": lambda seed: run_trainer_recipe(dataset, args, seed, tuned=False),
         "trainer_tuned": lambda seed: run_trainer_recipe(dataset, args, seed, tuned=True),
     }
+    this_machine = machine()
     settings = {"model": args.model, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
                 "learning_rate": args.learning_rate,
                 "train_sentences": len(dataset["train"]) if not args.max_train_sentences else args.max_train_sentences,
-                "device": machine()["device"]}  # a log is never resumed on another kind of machine
+                "device": this_machine["device"]}  # a log is never resumed on another kind of machine
     run_settings = {"ours": json.loads(args.ours), "trainer_default": {}, "trainer_tuned": {}}
     finished = read_log(args.log, settings)
     per_seed: dict[str, list[dict]] = {name: [] for name in names}
@@ -205,7 +206,7 @@ def main(argv=None) -> int:
             if args.log is not None:
                 add_to_log(args.log, settings, key, per_seed[name][-1])
     runs = {name: summarize(results) for name, results in per_seed.items()}
-    report = {"benchmark": "quality", "date": now(), "machine": machine(),
+    report = {"benchmark": "quality", "date": now(), "machine": {**this_machine, "load_average": load_average()},
               "settings": {**settings, "ours": run_settings["ours"]}, "runs": runs}
     if args.log is not None:
         report["log"] = {"file": args.log.name, "runs_read": read_back}

@@ -65,6 +65,9 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+_LAYER_IN_NAME = re.compile(r"\.layer\.(\d+)\.")  # "...encoder.layer.3.attention..." -> 3
+
+
 def layer_depths(model: torch.nn.Module) -> dict[str, int]:
     """Each parameter's depth in a BERT-like model: 0 the embeddings, 1..L the encoder layers, L+1 the rest.
 
@@ -76,11 +79,13 @@ def layer_depths(model: torch.nn.Module) -> dict[str, int]:
     depths = {}
     for name, _ in model.named_parameters():
         layer = _LAYER_IN_NAME.search(name)
-        depths[name] = int(layer.group(1)) + 1 if layer else 0 if ".embeddings." in f".{name}" else top
+        if layer:
+            depths[name] = int(layer.group(1)) + 1
+        elif ".embeddings." in f".{name}":
+            depths[name] = 0
+        else:
+            depths[name] = top
     return depths
-
-
-_LAYER_IN_NAME = re.compile(r"\.layer\.(\d+)\.")
 
 
 def learning_rate_scales(model: torch.nn.Module, config: "TrainingConfig") -> dict[str, float]:
