@@ -92,6 +92,29 @@ def run_trainer_recipe(dataset, args, seed: int, tuned: bool) -> dict:
     return run_trainer(dataset, args, tuned=tuned, seed=seed)
 
 
+# TrainingConfig fields the benchmark sets for every run (the shared settings, the seed, where files go):
+# everything else is train()'s recipe, and part of an ``ours`` run's key in a --log.
+SET_BY_THE_BENCHMARK = frozenset({
+    "model", "data", "output_dir", "epochs", "batch_size", "learning_rate", "seed", "num_threads",
+    "max_train_sentences", "eval_batch_size", "resume_from", "checkpoint_every_epoch",
+})
+
+
+def recipe_of_ours(ours: dict) -> dict:
+    """train()'s own settings as it will run them: its defaults with ``--ours`` applied.
+
+    The whole recipe, not just ``--ours``, keys an ``ours`` run in a ``--log``: when a default of
+    the library changes, runs logged before no longer match and run again, and a run made with
+    ``--ours`` equal to the new defaults is read back as a run at the defaults.
+    """
+    from dataclasses import asdict
+
+    from biobert_ner.training_config import TrainingConfig
+
+    recipe = asdict(TrainingConfig(**ours))
+    return {name: value for name, value in recipe.items() if name not in SET_BY_THE_BENCHMARK}
+
+
 def summarize(per_seed: list[dict]) -> dict:
     """Mean and standard deviation over seeds of every number; the per-seed test F1 kept."""
     summary: dict = {"seeds": len(per_seed)}
@@ -111,8 +134,8 @@ def read_log(path: Path | None, settings: dict) -> dict[tuple[str, int, str], di
 
     Every line must share ``settings`` (model, data, epochs, batch, rate, machine): runs made
     otherwise are not comparable, and mixing them in one report would hide it. A run's own
-    settings (``--ours``) are part of its key instead: the ``Trainer`` runs of a log stay valid
-    while ``train()``'s settings are being changed.
+    settings (``train()``'s recipe, see :func:`recipe_of_ours`) are part of its key instead: the
+    ``Trainer`` runs of a log stay valid while ``train()``'s settings are being changed.
     """
     if path is None or not path.exists():
         return {}
@@ -186,7 +209,7 @@ def main(argv=None) -> int:
                 "learning_rate": args.learning_rate,
                 "train_sentences": len(dataset["train"]) if not args.max_train_sentences else args.max_train_sentences,
                 "device": this_machine["device"]}  # a log is never resumed on another kind of machine
-    run_settings = {"ours": json.loads(args.ours), "trainer_default": {}, "trainer_tuned": {}}
+    run_settings = {"ours": recipe_of_ours(json.loads(args.ours)), "trainer_default": {}, "trainer_tuned": {}}
     finished = read_log(args.log, settings)
     per_seed: dict[str, list[dict]] = {name: [] for name in names}
     seeds = [int(seed) for seed in args.seeds.split(",")]
@@ -207,7 +230,7 @@ def main(argv=None) -> int:
                 add_to_log(args.log, settings, key, per_seed[name][-1])
     runs = {name: summarize(results) for name, results in per_seed.items()}
     report = {"benchmark": "quality", "date": now(), "machine": {**this_machine, "load_average": load_average()},
-              "settings": {**settings, "ours": run_settings["ours"]}, "runs": runs}
+              "settings": {**settings, "ours": json.loads(args.ours), "ours_recipe": run_settings["ours"]}, "runs": runs}
     if args.log is not None:
         report["log"] = {"file": args.log.name, "runs_read": read_back}
     if "ours" in runs:
