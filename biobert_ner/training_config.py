@@ -43,7 +43,7 @@ class TrainingConfig:
     max_grad_norm: float | None = 1.0  # clip the global gradient norm to this (None or 0: no clipping)
     gradient_accumulation_steps: int = 1  # micro-batches per update: update batch = batch_size x this x processes
     max_length: int = 128  # sub-words per sentence, [CLS]/[SEP] included; longer ones are cut (with a warning)
-    label_strategy: str = "first"  # sub-words that carry a label in training: "first" or "all" (F1 is per word anyway)
+    label_strategy: str = "all"  # sub-words that carry a label in training: "all" (every piece) or "first" (F1 is per word anyway)
     precision: str = "auto"  # "auto" | "fp32" | "bf16" | "fp16"; auto: bf16 where the hardware is fast at it
     group_by_length: bool = True  # batches of similar-length sentences: less padding, same training
     seed: int = 42  # one seed for the new classifier head, dropout and batch order

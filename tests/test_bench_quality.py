@@ -91,16 +91,21 @@ def test_trainer_runs_in_a_log_stay_valid_when_only_train_settings_change(bench,
 
 def test_an_ours_run_is_keyed_by_the_recipe_it_ran_not_by_how_it_was_asked_for(bench, tmp_path, capsys):
     """A run asked for with --ours equal to train()'s defaults is a run at the defaults; a changed default is not."""
+    from biobert_ner.training_config import TrainingConfig
+
     log = tmp_path / "quality.jsonl"
-    bench.main([*ARGS, "--runs", "ours", "--ours", '{"label_strategy": "first", "warmup_ratio": 0.1}', "--log", str(log)])
+    defaults = TrainingConfig()
+    asked = json.dumps({"label_strategy": defaults.label_strategy, "warmup_ratio": defaults.warmup_ratio})
+    bench.main([*ARGS, "--runs", "ours", "--ours", asked, "--log", str(log)])
     recipe = json.loads(log.read_text().splitlines()[0])["run_settings"]
-    assert recipe["label_strategy"] == "first" and recipe["weight_decay"] == 0.01 and "seed" not in recipe
+    assert recipe["label_strategy"] == defaults.label_strategy and recipe["weight_decay"] == defaults.weight_decay
+    assert "seed" not in recipe and "epochs" not in recipe
     bench.calls.clear()
     capsys.readouterr()
     assert bench.main([*ARGS, "--runs", "ours", "--log", str(log)]) == 0
     assert bench.calls == []  # the defaults are that recipe: both seeds read back
     assert json.loads(capsys.readouterr().out)["settings"]["ours_recipe"] == recipe
 
-    bench.recipe_of_ours = lambda ours: {**recipe, "label_strategy": "all"}  # as if the library's default changed
+    bench.recipe_of_ours = lambda ours: {**recipe, "weight_decay": 0.0}  # as if a default of the library changed
     assert bench.main([*ARGS, "--runs", "ours", "--log", str(log)]) == 0
     assert bench.calls == [("ours", 42), ("ours", 43)]
