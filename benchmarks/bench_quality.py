@@ -71,7 +71,8 @@ def scores(model, tokenizer, dataset) -> dict:
     return {"dev_f1": split_f1(model, tokenizer, dataset, "validation"), "test_f1": split_f1(model, tokenizer, dataset, "test")}
 
 
-def run_ours(dataset, args, seed: int) -> dict:
+def run_ours(dataset, args, seed: int, recipe: dict) -> dict:
+    """One run of ``train()`` with ``recipe`` (:func:`recipe_of_ours`), the very settings that key it in a ``--log``."""
     from biobert_ner.training import TrainingConfig, train
 
     started = time.perf_counter()
@@ -79,7 +80,7 @@ def run_ours(dataset, args, seed: int) -> dict:
         config = TrainingConfig(
             model=args.model, output_dir=folder, epochs=args.epochs, batch_size=args.batch_size,
             learning_rate=args.learning_rate, seed=seed, num_threads=args.threads,
-            max_train_sentences=args.max_train_sentences, checkpoint_every_epoch=False, **json.loads(args.ours),
+            max_train_sentences=args.max_train_sentences, checkpoint_every_epoch=False, **recipe,
         )
         result = train(config, dataset=dataset)
     wall = time.perf_counter() - started
@@ -92,8 +93,10 @@ def run_trainer_recipe(dataset, args, seed: int, tuned: bool) -> dict:
     return run_trainer(dataset, args, tuned=tuned, seed=seed)
 
 
-# TrainingConfig fields the benchmark sets for every run (the shared settings, the seed, where files go):
-# everything else is train()'s recipe, and part of an ``ours`` run's key in a --log.
+# TrainingConfig fields that are not train()'s recipe: the ones run_ours sets for every run (the shared
+# settings, the seed, where files go), the data (passed as a dataset), and two that never change a
+# model here (the evaluation batch size, resume). Everything else is the recipe: what --ours may
+# change, and part of an ``ours`` run's key in a --log.
 SET_BY_THE_BENCHMARK = frozenset({
     "model", "data", "output_dir", "epochs", "batch_size", "learning_rate", "seed", "num_threads",
     "max_train_sentences", "eval_batch_size", "resume_from", "checkpoint_every_epoch",
@@ -111,6 +114,8 @@ def recipe_of_ours(ours: dict) -> dict:
 
     from biobert_ner.training_config import TrainingConfig
 
+    if shared := sorted(set(ours) & SET_BY_THE_BENCHMARK):
+        raise SystemExit(f"--ours: {', '.join(shared)} set by the benchmark for every run (use its own options)")
     recipe = asdict(TrainingConfig(**ours))
     return {name: value for name, value in recipe.items() if name not in SET_BY_THE_BENCHMARK}
 
@@ -199,17 +204,17 @@ def main(argv=None) -> int:
         raise SystemExit(f"unknown runs {unknown}; runs: {', '.join(RUNS)}")
     with contextlib.redirect_stdout(sys.stderr):
         dataset = load_data(args.data)
-    runners = {
-        "ours": lambda seed: run_ours(dataset, args, seed),
-        "trainer_default": lambda seed: run_trainer_recipe(dataset, args, seed, tuned=False),
-        "trainer_tuned": lambda seed: run_trainer_recipe(dataset, args, seed, tuned=True),
-    }
     this_machine = machine()
     settings = {"model": args.model, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
                 "learning_rate": args.learning_rate,
                 "train_sentences": len(dataset["train"]) if not args.max_train_sentences else args.max_train_sentences,
                 "device": this_machine["device"]}  # a log is never resumed on another kind of machine
     run_settings = {"ours": recipe_of_ours(json.loads(args.ours)), "trainer_default": {}, "trainer_tuned": {}}
+    runners = {
+        "ours": lambda seed: run_ours(dataset, args, seed, run_settings["ours"]),
+        "trainer_default": lambda seed: run_trainer_recipe(dataset, args, seed, tuned=False),
+        "trainer_tuned": lambda seed: run_trainer_recipe(dataset, args, seed, tuned=True),
+    }
     finished = read_log(args.log, settings)
     per_seed: dict[str, list[dict]] = {name: [] for name in names}
     seeds = [int(seed) for seed in args.seeds.split(",")]

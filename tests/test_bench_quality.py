@@ -29,7 +29,7 @@ def bench(monkeypatch):
             return {"dev_f1": SCORES[name][seed] - 0.01, "test_f1": SCORES[name][seed], "train_seconds": 10.0 + seed}
         return run
 
-    monkeypatch.setattr(module, "run_ours", lambda dataset, args, seed: stand_in("ours")(seed))
+    monkeypatch.setattr(module, "run_ours", lambda dataset, args, seed, recipe: stand_in("ours")(seed))
     monkeypatch.setattr(module, "run_trainer_recipe", lambda dataset, args, seed, tuned: stand_in("trainer_default")(seed))
     return module
 
@@ -109,3 +109,9 @@ def test_an_ours_run_is_keyed_by_the_recipe_it_ran_not_by_how_it_was_asked_for(b
     bench.recipe_of_ours = lambda ours: {**recipe, "weight_decay": 0.0}  # as if a default of the library changed
     assert bench.main([*ARGS, "--runs", "ours", "--log", str(log)]) == 0
     assert bench.calls == [("ours", 42), ("ours", 43)]
+
+
+def test_ours_may_not_change_a_setting_the_benchmark_shares(bench):
+    with pytest.raises(SystemExit, match=r"--ours: epochs, seed set by the benchmark"):
+        bench.main([*ARGS, "--ours", '{"seed": 1, "epochs": 3}'])
+    assert bench.calls == []
