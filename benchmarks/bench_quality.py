@@ -17,8 +17,12 @@ library's defaults:
   hardware is fast at it, and ``group_by_length``.
 
 Every model is scored the same way: test (and dev) entity F1, seqeval strict IOB2, words as the
-corpus has them, sub-word predictions read from each word's first piece. Prints one JSON document:
-mean and standard deviation over seeds of test F1, and the training time of each run.
+corpus has them, each word read from its first sub-word, under both decodings (``test_f1_viterbi``,
+``test_f1_argmax``, see :mod:`biobert_ner.decoding`). ``test_f1`` is the F1 of the entities each
+recipe's users get: ``train()``'s decoding (Viterbi by default) for ``ours``; for the ``Trainer``
+recipe, transformers' pipeline, whose word labels are each word's best label (``argmax``).
+Prints one JSON document: mean and standard deviation over seeds of test F1, and the training
+time of each run.
 
 On two CPU cores one seed of the default Trainer recipe takes about half an hour (5 epochs of
 5,424 sentences), and the whole benchmark longer than a working session. With ``--log`` every run
@@ -45,7 +49,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_training import add_run_arguments, cpu_name, run_trainer, split_f1  # noqa: E402  (the Trainer recipe, shared with the speed benchmark)
+from bench_training import add_run_arguments, cpu_name, run_trainer, scores_by_decoding  # noqa: E402  (the Trainer recipe, shared with the speed benchmark)
 
 RUNS = ("ours", "trainer_default", "trainer_tuned")
 DEFAULT_RUNS = ("ours", "trainer_default")
@@ -65,10 +69,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def scores(model, tokenizer, dataset) -> dict:
-    """Dev and test entity F1 of a model, scored as the Trainer runs are (``bench_training.split_f1``: fp32, eval mode)."""
-    model = model.float().eval()
-    return {"dev_f1": split_f1(model, tokenizer, dataset, "validation"), "test_f1": split_f1(model, tokenizer, dataset, "test")}
+def scores(model, tokenizer, dataset, decoding: str) -> dict:
+    """Dev and test entity F1 of a model under each decoding, as the Trainer runs are scored (fp32, eval mode)."""
+    return scores_by_decoding(model.float().eval(), tokenizer, dataset, decoding)
 
 
 def run_ours(dataset, args, seed: int, recipe: dict) -> dict:
@@ -84,7 +87,7 @@ def run_ours(dataset, args, seed: int, recipe: dict) -> dict:
         )
         result = train(config, dataset=dataset)
     wall = time.perf_counter() - started
-    return {**scores(result.model, result.tokenizer, dataset), "train_seconds": result.train_seconds,
+    return {**scores(result.model, result.tokenizer, dataset, config.decoding), "train_seconds": result.train_seconds,
             "wall_seconds": wall, "best_epoch": result.best_epoch, "precision": result.precision}
 
 
@@ -121,16 +124,21 @@ def recipe_of_ours(ours: dict) -> dict:
 
 
 def summarize(per_seed: list[dict]) -> dict:
-    """Mean and standard deviation over seeds of every number; the per-seed test F1 kept."""
+    """Mean and standard deviation over seeds of every number all runs have; the per-seed test F1s kept.
+
+    A number only some runs have (a run logged before it was measured, such as ``test_f1_viterbi``)
+    gets no mean: its per-seed values are listed, ``None`` where missing.
+    """
     summary: dict = {"seeds": len(per_seed)}
     for key, value in per_seed[0].items():
-        if isinstance(value, float):
+        if isinstance(value, float) and all(key in run for run in per_seed):
             values = [run[key] for run in per_seed]
             summary[key] = statistics.fmean(values)
             summary[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-        else:
+        elif not isinstance(value, float):
             summary[key] = value
-    summary["test_f1_per_seed"] = [run["test_f1"] for run in per_seed]
+    for key in sorted({key for run in per_seed for key in run if key.startswith("test_f1")}):
+        summary[f"{key}_per_seed"] = [run.get(key) for run in per_seed]
     return summary
 
 
@@ -157,7 +165,7 @@ def read_log(path: Path | None, settings: dict) -> dict[tuple[str, int, str], di
                 f"{path}, line {number}: a run with other settings ({record_settings}, not {settings}); "
                 "give this benchmark another --log file"
             )
-        finished[key] = result
+        finished[key] = {"decoding": "argmax", **result}  # lines from before decodings were recorded: argmax, repaired
     return finished
 
 

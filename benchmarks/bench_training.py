@@ -83,12 +83,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def split_f1(model, tokenizer, dataset, split: str = "validation") -> float:
+def split_f1(model, tokenizer, dataset, split: str = "validation", decoding: str = "viterbi") -> float:
     """Entity F1 (seqeval, strict IOB2) of ``model`` on one split, scored the same way for every run."""
     from biobert_ner.evaluation import evaluate_tags, gold_word_tags, predict_word_tags
 
-    predicted = predict_word_tags(model, tokenizer, dataset[split], batch_size=64, max_length=128)
+    predicted = predict_word_tags(model, tokenizer, dataset[split], batch_size=64, max_length=128, decoding=decoding)
     return evaluate_tags(gold_word_tags(dataset[split]), predicted).entity_f1
+
+
+# How a user of the Trainer recipe reads entities: transformers' token-classification pipeline
+# (aggregation_strategy="first") takes each word's best label, which gives the same entities as this
+# library's "argmax" decoding (tests/test_inference.py checks it). train()'s users get its config.decoding.
+TRAINER_DECODING = "argmax"
+
+
+def scores_by_decoding(model, tokenizer, dataset, own_decoding: str) -> dict:
+    """Dev and test F1 under every decoding (``test_f1_viterbi``, ``test_f1_argmax``, ...), and under the
+    run's own as ``dev_f1``/``test_f1``: the entities that recipe's users get."""
+    from biobert_ner.decoding import DECODINGS
+
+    scores: dict = {"decoding": own_decoding}
+    for decoding in DECODINGS:
+        scores[f"dev_f1_{decoding}"] = split_f1(model, tokenizer, dataset, "validation", decoding)
+        scores[f"test_f1_{decoding}"] = split_f1(model, tokenizer, dataset, "test", decoding)
+    scores["dev_f1"], scores["test_f1"] = scores[f"dev_f1_{own_decoding}"], scores[f"test_f1_{own_decoding}"]
+    return scores
 
 
 def trainer_uses_bf16() -> bool:
@@ -191,8 +210,7 @@ def run_trainer(dataset, args, tuned: bool, seed: int, make_model=None) -> dict:
         "sentences_per_second": len(encoded) * args.epochs / runtime,
         "train_seconds": runtime,
         "wall_seconds": time.perf_counter() - started,
-        "dev_f1": split_f1(model, tokenizer, dataset, "validation"),
-        "test_f1": split_f1(model, tokenizer, dataset, "test"),
+        **scores_by_decoding(model, tokenizer, dataset, TRAINER_DECODING),
         "precision": "bf16" if training_args.bf16 else "fp32",
         "group_by_length": tuned,
         "optimizer": training_args.optim if isinstance(training_args.optim, str) else training_args.optim.value,

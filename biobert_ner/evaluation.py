@@ -2,22 +2,26 @@
 
 Three steps, each a function that takes data and returns data:
 
-1. :func:`predict_word_tags`: run the model and read **one tag per word**, the tag predicted
-   for the word's first sub-word (``alignment.word_label_ids``). Whatever the training
+1. :func:`predict_word_tags`: run the model and read **one tag per word** from the label
+   scores of the word's first sub-word (``alignment.word_label_ids``). Whatever the training
    strategy (``first`` or ``all``), scoring is over words, so F1 numbers stay comparable.
-   A word cut off by ``max_length`` has no prediction and is tagged ``O`` (it then counts as
-   missed, never silently dropped).
+   The tags of a sentence are decoded together, by default as the most probable sequence that
+   is valid IOB2 (``decoding="viterbi"``, :mod:`biobert_ner.decoding`); ``decoding="argmax"``
+   takes each word's best label on its own. A word cut off by ``max_length`` has no prediction
+   and is tagged ``O`` (it then counts as missed, never silently dropped).
 2. :func:`evaluate_tags`: entity-level precision/recall/F1 with seqeval in *strict* IOB2 mode:
    an entity counts only if its type and both boundaries are exactly right.
 3. :func:`error_analysis` and :func:`token_confusion_matrix`: *which* mistakes the F1 hides.
 
-**The one decision to know about: predicted tags are repaired before scoring.** A model reads
-word by word, so it can output ``O I-Disease`` (an entity without its ``B-``). Strict seqeval
-would drop such an entity altogether; conlleval would count it. We repair predictions with
-:func:`biobert_ner.schemes.repair_iob2` (``I-X`` starting an entity becomes ``B-X``), exactly
-what the inference pipeline does before returning entities, so the F1 reported here is the F1
-of the entities users actually get. The report counts how many sentences needed a repair
-(``repaired_sentences``); pass ``repair=False`` to score the raw tags strictly. Gold tags are
+**The one decision to know about: predicted tags are valid IOB2 before scoring.** Read word by
+word (``argmax``), a model can output ``O I-Disease`` (an entity without its ``B-``). Strict
+seqeval would drop such an entity altogether; conlleval would count it. The default decoding
+(``viterbi``) never outputs such a sequence: it weighs ``O O`` against ``B-Disease I-Disease``
+with the model's probabilities. ``argmax`` predictions are repaired with
+:func:`biobert_ner.schemes.repair_iob2` (``I-X`` starting an entity becomes ``B-X``), exactly what
+the inference pipeline does before returning entities, so the F1 reported here is the F1 of the
+entities users actually get. The report counts how many sentences needed a repair
+(``repaired_sentences``: none after Viterbi); pass ``repair=False`` to score the raw tags strictly. Gold tags are
 never changed (the corpus readers already reject invalid IOB2).
 """
 
@@ -30,6 +34,7 @@ import numpy as np
 import torch
 
 from .alignment import IGNORE_INDEX, align_labels, encode_words, word_label_ids
+from .decoding import DEFAULT_DECODING, DECODINGS, Decoding, decode_word_tags
 from .schemes import OUTSIDE, Span, repair_iob2, spans_from_tags
 
 # ---------------------------------------------------------------- predictions per word
@@ -47,9 +52,12 @@ class EvaluationConfig:
     batch_size: int = 64  # sentences per forward pass
     max_length: int | None = None  # sub-words per sentence, [CLS]/[SEP] included; words cut off are tagged O (counted as missed); None: the training run's
     precision: str = "fp32"  # number format of the forward pass: "fp32" or "bf16" (autocast)
+    decoding: str = DEFAULT_DECODING.value  # "viterbi" (most probable valid IOB2 sequence) or "argmax" (each word's best label, repaired)
 
     def __post_init__(self) -> None:
         from .inference import Precision
+
+        Decoding(self.decoding)  # raises for anything but "viterbi"/"argmax"
 
         choices = [precision.value for precision in Precision]
         if self.precision not in choices:
@@ -91,15 +99,19 @@ def predict_words(
     *,
     batch_size: int = 64,
     max_length: int = 128,
+    decoding: Decoding | str = DEFAULT_DECODING,
     accelerator=None,
 ) -> WordPredictions:
     """Predicted word tags for every sentence of ``split`` (a Dataset with ``tokens``, or lists of words).
+
+    ``decoding``: ``"viterbi"`` (the most probable valid IOB2 sequence) or ``"argmax"`` (each word's
+    best label, possibly invalid IOB2), see :mod:`biobert_ner.decoding`.
 
     With an ``accelerate.Accelerator`` (several processes), each process predicts a share of
     the sentences and the results are gathered, in the original order, on every process.
     """
     sentences, gold = _sentences_and_gold(split)
-    id2label = {int(i): label for i, label in model.config.id2label.items()}
+    label_names = [label for _, label in sorted((int(i), label) for i, label in model.config.id2label.items())]
     device = next(model.parameters()).device
     encodings = encode_words(tokenizer, sentences, max_length=max_length)
     # Sorted by length, so each batch needs little padding; results are put back in order below.
@@ -116,10 +128,12 @@ def predict_words(
             {key: [encodings[key][i] for i in indices] for key in ("input_ids", "attention_mask")}, return_tensors="pt"
         ).to(device)
         logits = model(**batch).logits.float()  # (batch, tokens, labels)
-        predicted = logits.argmax(-1).tolist()
+        log_probs = logits.log_softmax(-1).cpu().numpy()
         for row, i in enumerate(indices):
-            per_word = word_label_ids(encodings.word_ids(i), predicted[row], len(sentences[i]))
-            results.append((i, [OUTSIDE if label is None else id2label[label] for label in per_word]))
+            # Each word is read from its first sub-word; a word cut off by max_length has none (None).
+            first_tokens = word_label_ids(encodings.word_ids(i), range(len(encodings["input_ids"][i])), len(sentences[i]))
+            word_log_probs = [None if token is None else log_probs[row, token] for token in first_tokens]
+            results.append((i, decode_word_tags(word_log_probs, label_names, decoding)))
         if gold is not None:
             # Loss over words: the gold label sits on each word's first sub-word ("first" alignment).
             labels = torch.full(logits.shape[:2], IGNORE_INDEX, dtype=torch.long)
@@ -142,9 +156,11 @@ def predict_words(
     return WordPredictions(tags, loss_sum / loss_words if gold is not None and loss_words else None)
 
 
-def predict_word_tags(model, tokenizer, dataset_split, *, batch_size: int = 64, max_length: int = 128) -> list[list[str]]:
-    """One predicted tag per word (the first sub-word's), for each sentence of ``dataset_split``."""
-    return predict_words(model, tokenizer, dataset_split, batch_size=batch_size, max_length=max_length).tags
+def predict_word_tags(
+    model, tokenizer, dataset_split, *, batch_size: int = 64, max_length: int = 128, decoding: Decoding | str = DEFAULT_DECODING
+) -> list[list[str]]:
+    """One predicted tag per word (read from its first sub-word), for each sentence of ``dataset_split``."""
+    return predict_words(model, tokenizer, dataset_split, batch_size=batch_size, max_length=max_length, decoding=decoding).tags
 
 
 def gold_word_tags(dataset_split) -> list[list[str]]:

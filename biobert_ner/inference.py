@@ -15,12 +15,12 @@ mirrors the same steps (``NerPipeline.java``), pinned by golden fixtures made fr
    arrays: :class:`TorchBackend` (a PyTorch model in ``torch.inference_mode()``, optionally under
    bf16 autocast) or :class:`biobert_ner.bundle.OnnxBackend` (an exported bundle run by ONNX
    Runtime, :meth:`NerPipeline.from_bundle`). Everything before and after is shared.
-3. :func:`decode_document`: softmax, the best label and its probability per token, windows
-   stitched together (:func:`biobert_ner.alignment.merge_window_predictions`), a word's label read
-   from its first sub-word (:func:`biobert_ner.alignment.word_label_ids`, whatever the training
-   strategy), then IOB2 repair, spans and character offsets
-   (:func:`biobert_ner.alignment.entities_from_word_tags`; an entity's score is the mean of its
-   words' probabilities).
+3. :func:`decode_document`: softmax, the label probabilities per token, windows stitched
+   together (:func:`biobert_ner.alignment.merge_window_predictions`), each word read from its
+   first sub-word (:func:`biobert_ner.alignment.word_label_ids`, whatever the training strategy),
+   the text's tags decoded as the most probable valid IOB2 sequence (:mod:`biobert_ner.decoding`),
+   then spans and character offsets (:func:`biobert_ner.alignment.entities_from_word_tags`; an
+   entity's score is the mean of its words' probabilities).
 
 Sorting windows by length matters on a CPU: a batch of 32 windows padded to its longest member
 costs what its longest member costs, 32 times; sorted, there is little padding left to pay for.
@@ -38,8 +38,8 @@ import numpy as np
 import torch
 
 from .alignment import Entity, Window, encode_words, entities_from_word_tags, merge_window_predictions, plan_windows, word_label_ids
+from .decoding import DEFAULT_DECODING, Decoding, decode_word_tags
 from .pretokenize import Word, pretokenize
-from .schemes import OUTSIDE
 
 SPECIAL_TOKENS_PER_WINDOW = 2  # [CLS] in front, [SEP] at the end
 
@@ -235,36 +235,56 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def token_probabilities(window_logits: np.ndarray) -> np.ndarray:
+    """Label probabilities of each window token, shape (tokens, labels), ``[CLS]``/``[SEP]`` rows left out."""
+    return softmax(np.asarray(window_logits, dtype=np.float32))[1:-1]
+
+
 def token_predictions(window_logits: np.ndarray) -> list[tuple[int, float]]:
-    """``(label id, probability)`` of each window token, ``[CLS]``/``[SEP]`` left out."""
-    probabilities = softmax(np.asarray(window_logits, dtype=np.float32))[1:-1]
+    """``(label id, probability)`` of each window token's best label, ``[CLS]``/``[SEP]`` left out."""
+    probabilities = token_probabilities(window_logits)
     best = probabilities.argmax(axis=-1)
     return [(int(label), float(probabilities[i, label])) for i, label in enumerate(best)]
 
 
 def word_predictions(
-    encoding: DocumentEncoding, window_logits: Sequence[np.ndarray], label_names: Sequence[str]
+    encoding: DocumentEncoding,
+    window_logits: Sequence[np.ndarray],
+    label_names: Sequence[str],
+    decoding: Decoding | str = DEFAULT_DECODING,
 ) -> tuple[list[str], list[float]]:
-    """One tag and its probability per word, read from the word's first sub-word.
+    """One tag and its probability per word, decoded from the label probabilities of each word's first sub-word.
 
-    A word with no sub-word at all (a lone control character, which the tokenizer drops) is
-    ``O`` with probability 1: the model never saw it.
+    The tags of the text are decoded together (:mod:`biobert_ner.decoding`): by default the most
+    probable valid IOB2 sequence; ``decoding="argmax"`` takes each word's best label on its own
+    (which may break IOB2; :func:`decode_document` repairs it). A word's score is the probability
+    of its tag. A word with no sub-word at all (a lone control character, which the tokenizer
+    drops) is ``O`` with probability 1: the model never saw it.
     """
     if len(window_logits) != len(encoding.windows):
         raise ValueError(f"{len(encoding.windows)} windows but {len(window_logits)} logit arrays")
-    per_window = [token_predictions(logits) for logits in window_logits]
+    per_window = [token_probabilities(logits) for logits in window_logits]
     per_token = merge_window_predictions(encoding.windows, per_window, encoding.num_tokens) if encoding.num_tokens else []
     # word_label_ids reads "the value at each word's first token"; given token positions as the
-    # values, it says where each word's first token is, which serves labels and scores alike.
+    # values, it says where each word's first token is.
     first_tokens = word_label_ids(encoding.word_ids, range(encoding.num_tokens), len(encoding.words))
-    tags = [OUTSIDE if t is None else label_names[per_token[t][0]] for t in first_tokens]
-    scores = [1.0 if t is None else per_token[t][1] for t in first_tokens]
+    word_probabilities = [None if t is None else per_token[t] for t in first_tokens]
+    with np.errstate(divide="ignore"):  # a probability of exactly 0 is a log-probability of minus infinity
+        word_log_probs = [None if p is None else np.log(p.astype(np.float64)) for p in word_probabilities]
+    tags = decode_word_tags(word_log_probs, label_names, decoding)
+    label_ids = {label: i for i, label in enumerate(label_names)}
+    scores = [1.0 if p is None else float(p[label_ids[tag]]) for p, tag in zip(word_probabilities, tags)]
     return tags, scores
 
 
-def decode_document(encoding: DocumentEncoding, window_logits: Sequence[np.ndarray], label_names: Sequence[str]) -> list[Entity]:
+def decode_document(
+    encoding: DocumentEncoding,
+    window_logits: Sequence[np.ndarray],
+    label_names: Sequence[str],
+    decoding: Decoding | str = DEFAULT_DECODING,
+) -> list[Entity]:
     """Entities of one text from its windows' logits (no model needed: hand-written logits work)."""
-    tags, scores = word_predictions(encoding, window_logits, label_names)
+    tags, scores = word_predictions(encoding, window_logits, label_names, decoding)
     return entities_from_word_tags(encoding.text, encoding.words, tags, scores)
 
 

@@ -51,7 +51,8 @@ def evaluate_split(model, tokenizer, split, config: TrainingConfig, accelerator)
     with accelerator.autocast():
         predictions = predict_words(
             accelerator.unwrap_model(model), tokenizer, split,
-            batch_size=config.eval_batch_size, max_length=config.max_length, accelerator=accelerator,
+            batch_size=config.eval_batch_size, max_length=config.max_length, decoding=config.decoding,
+            accelerator=accelerator,
         )
     return evaluate_tags(gold_word_tags(split), predictions.tags), predictions.loss
 

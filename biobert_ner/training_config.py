@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .alignment import LabelStrategy
+from .decoding import DEFAULT_DECODING, Decoding
 from .modelling import DEFAULT_MODEL
 from .paths import relative
 
@@ -44,6 +45,7 @@ class TrainingConfig:
     gradient_accumulation_steps: int = 1  # micro-batches per update: update batch = batch_size x this x processes
     max_length: int = 128  # sub-words per sentence, [CLS]/[SEP] included; longer ones are cut (with a warning)
     label_strategy: str = "all"  # sub-words that carry a label in training: "all" (every piece) or "first" (F1 is per word anyway)
+    decoding: str = DEFAULT_DECODING.value  # how dev tags are read to pick the best epoch: "viterbi" (most probable valid IOB2) or "argmax"
     precision: str = "auto"  # "auto" | "fp32" | "bf16" | "fp16"; auto: bf16 where the hardware is fast at it
     group_by_length: bool = True  # batches of similar-length sentences: less padding, same training
     seed: int = 42  # one seed for the new classifier head, dropout and batch order
@@ -59,6 +61,7 @@ class TrainingConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         LabelStrategy(self.label_strategy)  # raises for anything but "first"/"all"
+        Decoding(self.decoding)  # raises for anything but "viterbi"/"argmax"
         if self.cuda_graphs not in GRAPH_MODES:
             raise ValueError(f"cuda_graphs must be one of {', '.join(GRAPH_MODES)}, not {self.cuda_graphs!r}")
         for name in ("epochs", "batch_size", "gradient_accumulation_steps", "max_length", "eval_batch_size"):

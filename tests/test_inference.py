@@ -154,11 +154,26 @@ def test_decode_reads_the_first_sub_word_and_skips_special_tokens():
     labels = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
     # rows: [CLS]=B-Chemical (ignored), Cisplatin=B-Chemical, nephro=I-Disease, ##toxicity=O (ignored), .=O, [SEP]
     logits = one_hot_logits([1, 1, 4, 0, 0, 3])
-    entities = decode_document(hand_encoding(), [logits], labels)
+    entities = decode_document(hand_encoding(), [logits], labels, decoding="argmax")
     probability = float(softmax(logits[1])[1])
     assert spans(entities) == [("Chemical", 0, 9), ("Disease", 10, 24)]  # I-Disease start repaired to B-
     assert [entity.text for entity in entities] == ["Cisplatin", "nephrotoxicity"]
     assert entities[0].score == pytest.approx(probability)
+
+
+def test_viterbi_decoding_weighs_an_entity_without_its_start_against_none():
+    """``O I-Disease`` by argmax: Viterbi keeps the entity only if the model found it likely enough."""
+    labels = ["O", "B-Disease", "I-Disease"]
+    logits = np.zeros((6, 3), dtype=np.float32)  # [CLS], Cisplatin, nephro, ##toxicity, ., [SEP]
+    logits[1] = [3.0, 0.0, 0.0]  # Cisplatin: O (p 0.91)
+    logits[2] = [0.0, 2.0, 2.5]  # nephro: I-Disease best, B-Disease close behind
+    logits[4] = [3.0, 0.0, 0.0]
+    entities = decode_document(hand_encoding(), [logits], labels)
+    assert spans(entities) == [("Disease", 10, 24)]  # O B-Disease O: B- nearly as likely as I-
+    assert entities[0].score == pytest.approx(float(softmax(logits[2])[1]))  # the probability of the tag chosen
+    logits[2] = [2.4, 0.0, 2.5]  # now O is nearly as likely as I-, B- is not: no entity
+    assert decode_document(hand_encoding(), [logits], labels) == []
+    assert spans(decode_document(hand_encoding(), [logits], labels, decoding="argmax")) == [("Disease", 10, 24)]  # repaired
 
 
 def test_decode_scores_are_mean_word_probabilities():
@@ -202,7 +217,7 @@ def test_long_document_gives_each_word_one_tag_from_its_chosen_window(small_wind
     assert all(len(ids) <= 16 for ids in encoding.window_input_ids)
     window_logits = ner.logits(text)
     assert [len(logits) for logits in window_logits] == [len(ids) for ids in encoding.window_input_ids]
-    tags, _ = word_predictions(encoding, window_logits, ner.label_names)
+    tags, _ = word_predictions(encoding, window_logits, ner.label_names, decoding="argmax")
     assert len(tags) == len(encoding.words)
     # each word's tag is the one its first token got in the window chosen for that token
     choice = best_window_per_token(encoding.windows, encoding.num_tokens)
@@ -408,7 +423,8 @@ def decisive_ner(tiny_model_dir) -> NerPipeline:
 def test_entities_match_transformers_pipeline_on_pretokenized_text(decisive_ner, labels):
     """Same words in, same entities out, as ``pipeline("token-classification", aggregation_strategy="first")``.
 
-    The texts are pre-tokenized and re-joined with single spaces, so both pipelines see the same
+    HF reads each word's best label (our ``decoding="argmax"``); our default, Viterbi, differs
+    exactly where that breaks IOB2, so the comparison decodes the same way. The texts are pre-tokenized and re-joined with single spaces, so both pipelines see the same
     words. Then HF's word grouping (a new group at ``B-`` or a type change; ``O`` groups dropped)
     is exactly our IOB2 repair + spans, and HF's group score (mean of first-sub-word
     probabilities) is ours. What still differs on raw text, and why we pre-tokenize:
@@ -428,7 +444,7 @@ def test_entities_match_transformers_pipeline_on_pretokenized_text(decisive_ner,
     texts = [" ".join(word.text for word in pretokenize(text)) for text in TEXTS[:4] + [UNICODE_TEXT.replace("中文", "")]]
     found = 0
     for text in texts:
-        ours = ner(text)
+        ours = decode_document(ner.encode(text), ner.logits(text), ner.label_names, decoding="argmax")
         theirs = hf(text)
         assert spans(ours) == [(e["entity_group"], e["start"], e["end"]) for e in theirs], text
         assert [e.score for e in ours] == pytest.approx([float(e["score"]) for e in theirs], abs=1e-4)

@@ -75,7 +75,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     split = load_split(args.data, args.split)
     warn_about_unknown_tags(model, gold_word_tags(split))
     with autocast_context(next(model.parameters()).device, config.precision):
-        predicted = predict_word_tags(model, tokenizer, split, batch_size=config.batch_size, max_length=config.max_length)
+        predicted = predict_word_tags(
+            model, tokenizer, split, batch_size=config.batch_size, max_length=config.max_length, decoding=config.decoding
+        )
     report = evaluate_tags(gold_word_tags(split), predicted)
     print(f"{args.split}: {len(split)} sentences, {report.gold_entities} gold entities, {report.predicted_entities} predicted")
     print(report)
@@ -83,7 +85,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     atomic_write_json(
         output,
         {"model_dir": str(args.model_dir), "data": str(args.data), "split": args.split, "max_length": config.max_length,
-         "precision": config.precision, **report.to_dict()},
+         "precision": config.precision, "decoding": config.decoding, **report.to_dict()},
     )
     print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
