@@ -273,9 +273,9 @@ def bundle_info(pipeline: NerPipeline, report: ExportReport, tokenizer_json: Map
         **_normalizer_settings(tokenizer_json),
         "pretokenizer": PRETOKENIZER,
         "decoding": {
-            "word_label": "the label of the word's first sub-word; a word with no sub-word is O with score 1",
+            "word_label": "read from the label probabilities of the word's first sub-word; a word with no sub-word is O with score 1",
             "windows": "each token is read from the window where it has the most context on its worse side; ties: earlier window",
-            "tags": "IOB2, repaired (an I-X that starts an entity becomes B-X)",
+            "tags": "the most probable valid IOB2 sequence of the text (Viterbi over first-sub-word log-probabilities; I-X only after B-X or I-X)",
             "score": "mean over the entity's words of the softmax probability of the word's tag",
             "offsets": "half-open [start, end) in code points of the input text",
         },

@@ -33,6 +33,13 @@ DATA_FACTS = {
 }
 
 
+# How the card describes the dev/test scores' decoding (biobert_ner.decoding).
+DECODING_IN_WORDS = {
+    "viterbi": "each sentence's tags are its most probable valid IOB2 sequence (Viterbi)",
+    "argmax": "each word takes its best label, then stray I- tags are repaired to B-",
+}
+
+
 def ner_settings(config) -> dict[str, Any]:
     """The training settings inference needs, from a :class:`~biobert_ner.training.TrainingConfig`."""
     return {
@@ -85,7 +92,7 @@ def model_card(config, *, labels: list[str], dev: dict | None, test: dict | None
         f"# Biomedical NER ({', '.join(types)}), fine-tuned from {model}",
         "",
         "Made with `biobert-ner train`. Scores: entity level, exact match of type and span "
-        "(seqeval, strict IOB2), on words as the corpus gives them.",
+        f"(seqeval, strict IOB2), on words as the corpus gives them; {DECODING_IN_WORDS[config.decoding]}.",
         "",
         f"- **Base model**: {model}",
         f"- **Data**: {data}; licence {data_licence}",

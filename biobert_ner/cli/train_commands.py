@@ -52,6 +52,7 @@ def add_evaluate(parser: argparse.ArgumentParser) -> None:
     add_device_flags(parser)
     parser.epilog = (
         "Scores are entity-level (seqeval, strict IOB2) over words, one tag per word from its first sub-word, "
+        "each sentence decoded as the most probable valid IOB2 sequence (--decoding viterbi) unless told otherwise, "
         "exactly as training scores its validation and test splits (biobert_ner.evaluation). Without --max-length, "
         "sentences are cut as the training run cut them (the model folder's ner_settings.json, else 128)."
     )

@@ -6,13 +6,16 @@ import java.util.List;
 
 /**
  * Logits to entities, without a model: a port of step 3 of {@code biobert_ner/inference.py}
- * ({@code softmax}, {@code token_predictions}, {@code word_predictions}, {@code decode_document})
- * and of {@code alignment.word_label_ids} and {@code alignment.entities_from_word_tags}.
+ * ({@code softmax}, {@code token_probabilities}, {@code token_predictions}, {@code word_predictions},
+ * {@code decode_document}) and of {@code alignment.word_label_ids} and
+ * {@code alignment.entities_from_word_tags}.
  *
- * <p>A word's label is the label predicted for its <em>first</em> sub-word (found from the
+ * <p>A word is read from the label probabilities of its <em>first</em> sub-word (found from the
  * tokenizer's word ids, never guessed from {@code ##} or white space); each token is read from the
- * window where it has the most context; tags are repaired to IOB2 and read as spans; an entity's
- * score is the mean of its words' probabilities. Softmax and argmax run in float32 like numpy.
+ * window where it has the most context; the text's tags are decoded together ({@link Decoding}:
+ * the most probable valid IOB2 sequence by default), repaired to IOB2 (a no-op after Viterbi) and
+ * read as spans; an entity's score is the mean of its words' probabilities. Softmax runs in float32
+ * like numpy.
  */
 public final class Decoder {
 
@@ -76,36 +79,64 @@ public final class Decoder {
         return perWord;
     }
 
+    /** Label probabilities of each window token, the {@code [CLS]}/{@code [SEP]} rows left out. */
+    public static List<float[]> tokenProbabilities(float[][] windowLogits) {
+        List<float[]> probabilities = new ArrayList<>(Math.max(0, windowLogits.length - 2));
+        for (int row = 1; row < windowLogits.length - 1; row++) {
+            probabilities.add(softmax(windowLogits[row]));
+        }
+        return probabilities;
+    }
+
     /**
-     * One tag and its probability per word, read from the word's first sub-word. A word with no
-     * sub-word at all (a lone control character, which the tokenizer drops) is {@code O} with
-     * probability 1: the model never saw it.
+     * One tag and its probability per word, decoded from the label probabilities of each word's
+     * first sub-word: by default the most probable valid IOB2 sequence ({@link Decoding}). A word's
+     * score is the probability of its tag. A word with no sub-word at all (a lone control
+     * character, which the tokenizer drops) is {@code O} with probability 1: the model never saw it.
      */
     public static WordPredictions wordPredictions(
-            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames) {
+            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames, Decoding.Method method) {
         if (windowLogits.size() != encoding.windows().size()) {
             throw new IllegalArgumentException(
                     encoding.windows().size() + " windows but " + windowLogits.size() + " logit arrays");
         }
-        List<List<TokenPrediction>> perWindow = new ArrayList<>();
+        List<List<float[]>> perWindow = new ArrayList<>();
         for (float[][] logits : windowLogits) {
-            perWindow.add(tokenPredictions(logits));
+            perWindow.add(tokenProbabilities(logits));
         }
         int numTokens = encoding.numTokens();
-        List<TokenPrediction> perToken = numTokens > 0
+        List<float[]> perToken = numTokens > 0
                 ? Windows.mergeWindowPredictions(encoding.windows(), perWindow, numTokens)
                 : List.of();
         int[] positions = new int[numTokens];
         Arrays.setAll(positions, i -> i);
         int[] firstTokens = wordLabelIds(encoding.wordIds(), positions, encoding.words().size());
-        List<String> tags = new ArrayList<>(firstTokens.length);
+        List<double[]> wordLogProbs = new ArrayList<>(firstTokens.length);
+        for (int token : firstTokens) {
+            if (token < 0) {
+                wordLogProbs.add(null);
+                continue;
+            }
+            float[] probabilities = perToken.get(token);
+            double[] logProbs = new double[probabilities.length];
+            for (int label = 0; label < logProbs.length; label++) {
+                logProbs[label] = Math.log(probabilities[label]); // float to double first, as numpy's astype(float64)
+            }
+            wordLogProbs.add(logProbs);
+        }
+        List<String> tags = Decoding.decodeWordTags(wordLogProbs, labelNames, method);
         double[] scores = new double[firstTokens.length];
         for (int word = 0; word < firstTokens.length; word++) {
             int token = firstTokens[word];
-            tags.add(token < 0 ? Schemes.OUTSIDE : labelNames.get(perToken.get(token).label()));
-            scores[word] = token < 0 ? 1.0 : perToken.get(token).probability();
+            scores[word] = token < 0 ? 1.0 : perToken.get(token)[labelNames.indexOf(tags.get(word))];
         }
         return new WordPredictions(tags, scores);
+    }
+
+    /** {@link #wordPredictions(DocumentEncoding, List, List, Decoding.Method)} with the default decoding (Viterbi). */
+    public static WordPredictions wordPredictions(
+            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames) {
+        return wordPredictions(encoding, windowLogits, labelNames, Decoding.DEFAULT);
     }
 
     /**
@@ -131,8 +162,14 @@ public final class Decoder {
 
     /** Entities of one text from its windows' logits (hand-written logits work: no model needed). */
     public static List<Entity> decodeDocument(
-            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames) {
-        WordPredictions predictions = wordPredictions(encoding, windowLogits, labelNames);
+            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames, Decoding.Method method) {
+        WordPredictions predictions = wordPredictions(encoding, windowLogits, labelNames, method);
         return entitiesFromWordTags(encoding.text(), encoding.words(), predictions.tags(), predictions.scores());
+    }
+
+    /** {@link #decodeDocument(DocumentEncoding, List, List, Decoding.Method)} with the default decoding (Viterbi). */
+    public static List<Entity> decodeDocument(
+            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames) {
+        return decodeDocument(encoding, windowLogits, labelNames, Decoding.DEFAULT);
     }
 }

@@ -29,8 +29,8 @@ import java.util.stream.IntStream;
  *       ({@link SubwordTokenizer}), cut the sub-words into overlapping windows ({@link Windows});
  *   <li>{@link #logitsBatch}: all windows of all texts through ONNX Runtime, longest first, each
  *       batch padded to its own longest window;
- *   <li>{@link Decoder#decodeDocument}: first sub-word per word, windows stitched, IOB2 repaired,
- *       entities with offsets into the input string.
+ *   <li>{@link Decoder#decodeDocument}: first sub-word per word, windows stitched, the most
+ *       probable valid IOB2 tags ({@link Decoding}), entities with offsets into the input string.
  * </ol>
  *
  * <p>Long texts are windowed, never truncated. Thread-safe: ONNX Runtime sessions and the tokenizer

@@ -60,7 +60,8 @@ class DecoderTest {
         List<Window> windows = Windows.planWindows(WORD_IDS.length, 62, 16);
         // continuation pieces of "synuclein" say O: ignored, the first piece decides
         float[][] logits = windowLogits(O, I_DIS, O, B_GENE, I_GENE, I_GENE, O, O, O, B_DIS);
-        List<Entity> entities = Decoder.decodeDocument(encoding(TEXT, WORD_IDS, windows), List.<float[][]>of(logits), LABELS);
+        List<Entity> entities = Decoder.decodeDocument(
+                encoding(TEXT, WORD_IDS, windows), List.<float[][]>of(logits), LABELS, Decoding.Method.ARGMAX);
         assertEquals(3, entities.size(), entities.toString());
         assertEntity(entities.get(0), "Disease", "fever", 3, 8, 2, 7, P); // I-Disease at the start: repaired to B
         assertEntity(entities.get(1), "Gene", "𝛼-synuclein", 10, 22, 9, 20, P);
@@ -75,7 +76,8 @@ class DecoderTest {
         // the other window's opinion on each must not matter
         float[][] first = windowLogits(O, I_DIS, O, B_GENE, I_GENE, O);
         float[][] second = windowLogits(O, I_GENE, O, O, O, B_DIS);
-        List<Entity> entities = Decoder.decodeDocument(encoding(TEXT, WORD_IDS, windows), List.of(first, second), LABELS);
+        List<Entity> entities = Decoder.decodeDocument(
+                encoding(TEXT, WORD_IDS, windows), List.of(first, second), LABELS, Decoding.Method.ARGMAX);
         assertEquals(3, entities.size(), entities.toString());
         assertEntity(entities.get(1), "Gene", "𝛼-synuclein", 10, 22, 9, 20, P);
     }
@@ -86,12 +88,17 @@ class DecoderTest {
         int[] wordIds = {0, 2}; // NUL (word 1) is dropped by the normalizer: no sub-word
         List<Window> windows = Windows.planWindows(2, 62, 16);
         Decoder.WordPredictions words = Decoder.wordPredictions(
-                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), LABELS);
+                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), LABELS, Decoding.Method.ARGMAX);
         assertEquals(List.of("B-Gene", "O", "I-Gene"), words.tags());
         assertArrayEquals(new double[] {P, 1.0, P}, words.scores(), 1e-6);
-        List<Entity> entities = Decoder.decodeDocument(encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), LABELS);
+        List<Entity> entities = Decoder.decodeDocument(
+                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), LABELS, Decoding.Method.ARGMAX);
         assertEquals(2, entities.size()); // the O in between splits them; the lone I-Gene became B-Gene
         assertEntity2(entities.get(1), "Gene", "b", 4, 5);
+        // Viterbi: nothing continues across the unseen word; "b" is then O, B-anything or nothing alike (tie: O)
+        Decoder.WordPredictions viterbi = Decoder.wordPredictions(
+                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), LABELS);
+        assertEquals(List.of("B-Gene", "O", "O"), viterbi.tags());
     }
 
     private static void assertEntity2(Entity entity, String type, String text, int start, int end) {
@@ -99,6 +106,28 @@ class DecoderTest {
         assertEquals(text, entity.text());
         assertEquals(start, entity.start());
         assertEquals(end, entity.end());
+    }
+
+    @Test
+    void viterbiWeighsAnEntityWithoutItsStartAgainstNone() {
+        // the same case as Python's test_viterbi_decoding_weighs_an_entity_without_its_start_against_none
+        List<String> labels = List.of("O", "B-Disease", "I-Disease");
+        String text = "Cisplatin nephrotoxicity .";
+        int[] wordIds = {0, 1, 1, 2};
+        List<Window> windows = Windows.planWindows(4, 62, 16);
+        float[][] logits = new float[6][3]; // [CLS], Cisplatin, nephro, ##toxicity, ., [SEP]
+        logits[1] = new float[] {3f, 0f, 0f};
+        logits[2] = new float[] {0f, 2f, 2.5f}; // I-Disease best, B-Disease close behind
+        logits[4] = new float[] {3f, 0f, 0f};
+        List<Entity> entities = Decoder.decodeDocument(encoding(text, wordIds, windows), List.<float[][]>of(logits), labels);
+        assertEquals(1, entities.size(), entities.toString());
+        assertEntity2(entities.get(0), "Disease", "nephrotoxicity", 10, 24);
+        assertEquals(Decoder.softmax(logits[2])[1], entities.get(0).score(), 1e-7); // the probability of the tag chosen
+        logits[2] = new float[] {2.4f, 0f, 2.5f}; // O nearly as likely as I-, B- is not: no entity
+        assertEquals(List.of(), Decoder.decodeDocument(encoding(text, wordIds, windows), List.<float[][]>of(logits), labels));
+        List<Entity> repaired = Decoder.decodeDocument(
+                encoding(text, wordIds, windows), List.<float[][]>of(logits), labels, Decoding.Method.ARGMAX);
+        assertEntity2(repaired.get(0), "Disease", "nephrotoxicity", 10, 24);
     }
 
     @Test
