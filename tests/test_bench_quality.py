@@ -115,3 +115,38 @@ def test_ours_may_not_change_a_setting_the_benchmark_shares(bench):
     with pytest.raises(SystemExit, match=r"--ours: epochs, seed set by the benchmark"):
         bench.main([*ARGS, "--ours", '{"seed": 1, "epochs": 3}'])
     assert bench.calls == []
+
+
+def test_runs_logged_before_both_decodings_were_recorded_are_read_as_argmax(bench, tmp_path, capsys):
+    """A Trainer line holding only argmax scores (the format before) joins runs that hold both decodings."""
+    log = tmp_path / "quality.jsonl"
+    bench.main([*ARGS, "--log", str(log), "--runs", "trainer_default"])  # stand-ins: dev_f1 and test_f1 only
+    capsys.readouterr()
+
+    def with_both_decodings(seed):
+        bench.calls.append(("trainer_default", seed))
+        return {"decoding": "argmax", "dev_f1": 0.8, "test_f1": 0.8, "test_f1_argmax": 0.8, "test_f1_viterbi": 0.81}
+
+    bench.run_trainer_recipe = lambda dataset, args, seed, tuned: with_both_decodings(seed)
+    bench.calls.clear()
+    assert bench.main(["--data", "bundled", "--seeds", "42,43,44", "--epochs", "5", "--log", str(log),
+                       "--runs", "trainer_default"]) == 0
+    assert bench.calls == [("trainer_default", 44)]
+    trainer = json.loads(capsys.readouterr().out)["runs"]["trainer_default"]
+    assert trainer["decoding"] == "argmax"  # read-back lines say how they were scored
+    assert trainer["test_f1"] == pytest.approx((0.80 + 0.81 + 0.80) / 3)
+    assert "test_f1_viterbi" not in trainer  # no mean over runs that lack it ...
+    assert trainer["test_f1_viterbi_per_seed"] == [None, None, 0.81]  # ... but every value there is
+
+
+def test_scores_by_decoding_reads_each_run_its_own_way(monkeypatch):
+    bench_training = load_benchmark("bench_training")
+    def split_f1(model, tokenizer, dataset, split, decoding):
+        return {"viterbi": 0.9, "argmax": 0.8}[decoding] - (0.1 if split == "test" else 0.0)
+
+    monkeypatch.setattr(bench_training, "split_f1", split_f1)
+    scores = bench_training.scores_by_decoding(None, None, None, "argmax")
+    assert scores == {
+        "decoding": "argmax", "dev_f1_viterbi": 0.9, "test_f1_viterbi": 0.8, "dev_f1_argmax": 0.8,
+        "test_f1_argmax": pytest.approx(0.7), "dev_f1": 0.8, "test_f1": pytest.approx(0.7),
+    }
