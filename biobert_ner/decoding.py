@@ -40,6 +40,14 @@ DEFAULT_DECODING = Decoding.VITERBI
 DECODINGS = tuple(decoding.value for decoding in Decoding)
 
 
+def parse_decoding(value: Decoding | str) -> Decoding:
+    """``value`` as a :class:`Decoding`; anything else is an error that lists the choices."""
+    try:
+        return Decoding(value)
+    except ValueError:
+        raise ValueError(f"decoding must be one of {', '.join(DECODINGS)}, not {value!r}") from None
+
+
 def allowed_transitions(labels: Sequence[str]) -> np.ndarray:
     """``allowed[previous, next]``: whether IOB2 lets label ``next`` follow label ``previous``.
 
@@ -85,7 +93,7 @@ def viterbi_path(log_probs: np.ndarray, labels: Sequence[str]) -> list[int]:
 
 def decode_word_labels(log_probs: np.ndarray, labels: Sequence[str], decoding: Decoding | str = DEFAULT_DECODING) -> list[int]:
     """One label id per word from (words, labels) log-probabilities (or logits, for ``argmax``)."""
-    if Decoding(decoding) is Decoding.ARGMAX:
+    if parse_decoding(decoding) is Decoding.ARGMAX:
         return [int(label) for label in np.asarray(log_probs).argmax(axis=-1)] if len(log_probs) else []
     return viterbi_path(log_probs, labels)
 

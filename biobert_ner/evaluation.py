@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .alignment import IGNORE_INDEX, align_labels, encode_words, word_label_ids
-from .decoding import DEFAULT_DECODING, DECODINGS, Decoding, decode_word_tags
+from .decoding import DEFAULT_DECODING, Decoding, decode_word_tags, parse_decoding
 from .schemes import OUTSIDE, Span, repair_iob2, spans_from_tags
 
 # ---------------------------------------------------------------- predictions per word
@@ -57,7 +57,7 @@ class EvaluationConfig:
     def __post_init__(self) -> None:
         from .inference import Precision
 
-        Decoding(self.decoding)  # raises for anything but "viterbi"/"argmax"
+        parse_decoding(self.decoding)  # raises for anything but "viterbi"/"argmax", naming them
 
         choices = [precision.value for precision in Precision]
         if self.precision not in choices:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .alignment import LabelStrategy
-from .decoding import DEFAULT_DECODING, Decoding
+from .decoding import DEFAULT_DECODING, parse_decoding
 from .modelling import DEFAULT_MODEL
 from .paths import relative
 
@@ -61,7 +61,7 @@ class TrainingConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         LabelStrategy(self.label_strategy)  # raises for anything but "first"/"all"
-        Decoding(self.decoding)  # raises for anything but "viterbi"/"argmax"
+        parse_decoding(self.decoding)  # raises for anything but "viterbi"/"argmax", naming them
         if self.cuda_graphs not in GRAPH_MODES:
             raise ValueError(f"cuda_graphs must be one of {', '.join(GRAPH_MODES)}, not {self.cuda_graphs!r}")
         for name in ("epochs", "batch_size", "gradient_accumulation_steps", "max_length", "eval_batch_size"):

@@ -393,3 +393,18 @@ def test_train_evaluate_predict_end_to_end(tmp_path, tiny_model_dir):
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     (record,) = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert record["text"] == "Cisplatin induced nephrotoxicity in rats."
+
+
+def test_evaluate_decodes_with_viterbi_unless_told_and_says_which(capsys, tmp_path, tiny_model_dir):
+    """The random tiny model breaks IOB2 often: argmax needs repairs, Viterbi never does; the report says which ran."""
+    reports = {}
+    for decoding in ("viterbi", "argmax"):
+        output = tmp_path / f"{decoding}.json"
+        flags = [] if decoding == "viterbi" else ["--decoding", "argmax"]
+        code, _, _ = run_main(capsys, "evaluate", "--model-dir", str(tiny_model_dir), "--data", "bundled", "--output", str(output), *flags)
+        assert code == 0
+        reports[decoding] = json.loads(output.read_text(encoding="utf-8"))
+    assert reports["viterbi"]["decoding"] == "viterbi" and reports["viterbi"]["repaired_sentences"] == 0
+    assert reports["argmax"]["decoding"] == "argmax" and reports["argmax"]["repaired_sentences"] > 0
+    code, _, err = run_main(capsys, "evaluate", "--model-dir", str(tiny_model_dir), "--decoding", "crf")
+    assert code == 2 and "viterbi" in err

@@ -78,3 +78,12 @@ def test_an_unseen_word_is_outside_and_breaks_an_entity():
 def test_viterbi_checks_the_shape():
     with pytest.raises(ValueError, match=r"shape \(words, 5\)"):
         viterbi_path(np.zeros((3, 4)), LABELS)
+
+
+def test_an_unknown_decoding_is_refused_naming_the_choices():
+    from biobert_ner.evaluation import EvaluationConfig
+    from biobert_ner.training_config import TrainingConfig
+
+    for make in (lambda: EvaluationConfig(decoding="crf"), lambda: TrainingConfig(decoding="crf"), lambda: decode_word_tags([None], LABELS, "crf")):
+        with pytest.raises(ValueError, match="decoding must be one of viterbi, argmax, not 'crf'"):
+            make()
