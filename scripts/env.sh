@@ -70,6 +70,10 @@ _bn_setup() {
     # shellcheck disable=SC1091
     source "$venv/bin/activate"
     export BIOBERT_NER_ROOT="$_bn_root"
+    # The editable install points at whichever clone sourced this script last; clones that share one
+    # environment (a fork beside the course, a worktree) would import each other's code. This shell
+    # and every process it starts import this clone's biobert_ner.
+    export PYTHONPATH="$_bn_root${PYTHONPATH:+:$PYTHONPATH}"
     export MPLBACKEND="${MPLBACKEND:-Agg}"
     export TOKENIZERS_PARALLELISM=false
     echo "setup: environment ready in $(( $(date +%s) - start )) s: $venv"
