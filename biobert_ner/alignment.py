@@ -37,6 +37,15 @@ class LabelStrategy(str, enum.Enum):
     ALL = "all"  # every sub-word labelled, B-X continuation pieces as I-X
 
 
+def parse_label_strategy(value: LabelStrategy | str) -> LabelStrategy:
+    """``value`` as a :class:`LabelStrategy`; anything else is an error that lists the choices."""
+    try:
+        return LabelStrategy(value)
+    except ValueError:
+        choices = ", ".join(strategy.value for strategy in LabelStrategy)
+        raise ValueError(f"label_strategy must be one of {choices}, not {value!r}") from None
+
+
 def inside_label_ids(label_names: Sequence[str]) -> list[int]:
     """For each label id, the id a continuation piece gets under ``all``: B-X -> I-X, others unchanged."""
     index = {name: i for i, name in enumerate(label_names)}
@@ -51,7 +60,7 @@ def inside_label_ids(label_names: Sequence[str]) -> list[int]:
 def align_labels(
     word_ids: Sequence[int | None],
     word_labels: Sequence[int],
-    strategy: LabelStrategy | str = LabelStrategy.FIRST,
+    strategy: LabelStrategy,
     inside_ids: Sequence[int] | None = None,
 ) -> list[int]:
     """Token labels for one encoded sentence.
@@ -59,7 +68,7 @@ def align_labels(
     ``word_ids`` is ``encoding.word_ids()``; ``word_labels`` holds one label id per word.
     ``inside_ids`` (from :func:`inside_label_ids`) is needed for the ``all`` strategy.
     """
-    strategy = LabelStrategy(strategy)
+    strategy = parse_label_strategy(strategy)
     if strategy is LabelStrategy.ALL and inside_ids is None:
         raise ValueError("the 'all' strategy needs inside_ids (see inside_label_ids)")
     labels: list[int] = []
@@ -116,8 +125,8 @@ def tokenize_and_align(
     word_labels: Sequence[Sequence[int]],
     label_names: Sequence[str],
     *,
-    max_length: int = 128,
-    strategy: LabelStrategy | str = LabelStrategy.FIRST,
+    max_length: int,
+    strategy: LabelStrategy,
     report: TruncationReport | None = None,
 ) -> dict[str, list]:
     """Tokenize a batch of pre-split sentences and align their labels (``datasets.map`` friendly).
@@ -138,7 +147,7 @@ def tokenize_and_align(
     return {"input_ids": encodings["input_ids"], "attention_mask": encodings["attention_mask"], "labels": all_labels}
 
 
-def encode_dataset(dataset, tokenizer, *, max_length: int = 128, strategy: LabelStrategy | str = LabelStrategy.FIRST):
+def encode_dataset(dataset, tokenizer, *, max_length: int, strategy: LabelStrategy):
     """Tokenize and align every split of a ``DatasetDict`` (or one ``Dataset``) with ``tokens``/``ner_tags``.
 
     Prints one line per split when truncation cut words, so a too-small ``max_length`` is seen.

@@ -28,8 +28,6 @@ costs what its longest member costs, 32 times; sorted, there is little padding l
 
 from __future__ import annotations
 
-import contextlib
-import enum
 import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol, Sequence, overload
@@ -38,17 +36,11 @@ import numpy as np
 import torch
 
 from .alignment import Entity, Window, encode_words, entities_from_word_tags, merge_window_predictions, plan_windows, word_label_ids
-from .decoding import DEFAULT_DECODING, Decoding, decode_word_tags
+from .decoding import DEFAULT_DECODING, Decoding, decode_word_tags, parse_decoding
+from .precision import Precision, autocast_context, parse_precision
 from .pretokenize import Word, pretokenize
 
 SPECIAL_TOKENS_PER_WINDOW = 2  # [CLS] in front, [SEP] at the end
-
-
-class Precision(str, enum.Enum):
-    """The number format of the forward pass; results are always returned as float32."""
-
-    FP32 = "fp32"  # the reference: what the model was trained and evaluated in
-    BF16 = "bf16"  # bfloat16 autocast: matrix products in bf16, faster where the CPU/GPU has bf16 units
 
 
 @dataclass(frozen=True)
@@ -64,9 +56,12 @@ class InferenceConfig:
     window_length: int = 256  # tokens per window, [CLS] and [SEP] included
     stride: int = 64  # tokens shared by consecutive windows of a long document
     precision: Precision = Precision.FP32  # number format of the forward pass (bf16: autocast, faster with bf16 units; PyTorch only)
+    decoding: Decoding = DEFAULT_DECODING  # "viterbi" (most probable valid IOB2 sequence) or "argmax"; a model folder's own by default
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "precision", Precision(self.precision))
+        # Strings (flags, JSON) are parsed here, once; each raises naming the choices.
+        object.__setattr__(self, "precision", parse_precision(self.precision, resolved=True))
+        object.__setattr__(self, "decoding", parse_decoding(self.decoding))
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         window_tokens = self.window_length - SPECIAL_TOKENS_PER_WINDOW
@@ -76,7 +71,7 @@ class InferenceConfig:
             raise ValueError(f"need 0 <= stride < window_length - 2 = {window_tokens}, got stride={self.stride}")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "precision": self.precision.value}
+        return {**asdict(self), "precision": self.precision.value, "decoding": self.decoding.value}
 
     def __str__(self) -> str:
         return " ".join(f"{key}={value}" for key, value in self.to_dict().items())
@@ -172,13 +167,6 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarr
     return input_ids, attention_mask
 
 
-def autocast_context(device: torch.device, precision: Precision | str):
-    """bf16 autocast for :attr:`Precision.BF16`, nothing for fp32."""
-    if Precision(precision) is Precision.BF16:
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 class Backend(Protocol):
     """What runs the model: padded windows in, logits out. Everything else is the pipeline's."""
 
@@ -193,9 +181,9 @@ class Backend(Protocol):
 class TorchBackend:
     """A PyTorch token-classification model as a backend (eager, in ``torch.inference_mode()``)."""
 
-    def __init__(self, model: torch.nn.Module, precision: Precision | str = Precision.FP32) -> None:
+    def __init__(self, model: torch.nn.Module, precision: Precision) -> None:
         self.model = model.eval()
-        self.precision = Precision(precision)
+        self.precision = parse_precision(precision, resolved=True)
         id2label = model.config.id2label
         self.label_names = [id2label[i] for i in range(len(id2label))]
         self.max_positions = getattr(model.config, "max_position_embeddings", None)
@@ -251,12 +239,12 @@ def word_predictions(
     encoding: DocumentEncoding,
     window_logits: Sequence[np.ndarray],
     label_names: Sequence[str],
-    decoding: Decoding | str = DEFAULT_DECODING,
+    decoding: Decoding,
 ) -> tuple[list[str], list[float]]:
     """One tag and its probability per word, decoded from the label probabilities of each word's first sub-word.
 
-    The tags of the text are decoded together (:mod:`biobert_ner.decoding`): by default the most
-    probable valid IOB2 sequence; ``decoding="argmax"`` takes each word's best label on its own
+    The tags of the text are decoded together (:mod:`biobert_ner.decoding`): ``"viterbi"``, the most
+    probable valid IOB2 sequence, or ``"argmax"``, which takes each word's best label on its own
     (which may break IOB2; :func:`decode_document` repairs it). A word's score is the probability
     of its tag. A word with no sub-word at all (a lone control character, which the tokenizer
     drops) is ``O`` with probability 1: the model never saw it.
@@ -281,7 +269,7 @@ def decode_document(
     encoding: DocumentEncoding,
     window_logits: Sequence[np.ndarray],
     label_names: Sequence[str],
-    decoding: Decoding | str = DEFAULT_DECODING,
+    decoding: Decoding,
 ) -> list[Entity]:
     """Entities of one text from its windows' logits (no model needed: hand-written logits work)."""
     tags, scores = word_predictions(encoding, window_logits, label_names, decoding)
@@ -307,9 +295,9 @@ class NerPipeline:
     def __init__(self, model: torch.nn.Module | Backend, tokenizer, config: InferenceConfig | None = None) -> None:
         self.config = config or InferenceConfig()
         self.backend: Backend = TorchBackend(model, self.config.precision) if isinstance(model, torch.nn.Module) else model
-        if Precision(self.backend.precision) is not self.config.precision:
+        if parse_precision(self.backend.precision) is not self.config.precision:
             raise ValueError(f"precision={self.config.precision.value}, but the backend ({self.backend}) runs in "
-                             f"{Precision(self.backend.precision).value}")
+                             f"{parse_precision(self.backend.precision).value}")
         self.tokenizer = tokenizer
         self.cls_id, self.sep_id, self.pad_id = special_token_ids(tokenizer)
         self.label_names = list(self.backend.label_names)
@@ -329,12 +317,23 @@ class NerPipeline:
     ) -> "NerPipeline":
         """Load a fine-tuned model folder (safetensors, no remote code; labels from its config).
 
-        ``settings`` (``window_length=128``, ``batch_size=8``, ...) change fields of ``config``
-        (default: :class:`InferenceConfig`'s defaults).
+        ``settings`` (``window_length=128``, ``decoding="argmax"``, ...) change fields of ``config``.
+        Without a ``config``, the decoding is the one the model was scored with
+        (``ner_settings.json``); a decoding or precision that differs from the saved one is printed
+        as an override. The precision stays fp32 unless asked: the reference that an exported
+        bundle (always fp32) matches.
         """
+        from .model_card import load_ner_settings, resolve_setting
+
         from .modelling import load_model_and_tokenizer
 
-        config = replace(config or InferenceConfig(), **settings)
+        saved = load_ner_settings(folder)
+        given = config is not None
+        config = replace(config or InferenceConfig(decoding=saved.decoding), **settings)
+        for name in ("decoding", "precision"):  # printed only where the caller chose one that differs
+            if given or name in settings:
+                resolve_setting(name, getattr(config, name), getattr(saved, name))
+
         model, tokenizer = load_model_and_tokenizer(str(folder), device=device, verbose=verbose)
         pipeline = cls(model, tokenizer, config)
         if verbose:
@@ -344,19 +343,23 @@ class NerPipeline:
     @classmethod
     def from_bundle(
         cls, folder: str | os.PathLike[str], *, batch_size: int = InferenceConfig.batch_size, threads: int | None = None,
-        verbose: bool = True,
+        decoding: Decoding | str | None = None, verbose: bool = True,
     ) -> "NerPipeline":
         """Run an exported bundle (``biobert-ner export``) with ONNX Runtime on the CPU.
 
         The bundle is checked first (:meth:`biobert_ner.bundle.Bundle.load`: a bad one is a
         :class:`~biobert_ner.bundle.BundleError` naming the file); windows are the bundle's
-        ``max_length`` (the window length) and ``stride``, the ones its golden fixtures were made with. ``threads``:
-        ONNX Runtime intra-op threads (None: one per core).
+        ``window_length`` and ``stride``, the ones its golden fixtures were made with, and the decoding is the
+        bundle's (``decoding`` overrides it, and says so). ``threads``: ONNX Runtime intra-op threads (None: one per core).
         """
         from .bundle import Bundle, OnnxBackend
 
+        from .model_card import resolve_setting
+
         bundle = Bundle.load(folder)
-        config = InferenceConfig(batch_size=batch_size, window_length=bundle.max_length, stride=bundle.stride)
+        decoding = resolve_setting("decoding", None if decoding is None else parse_decoding(decoding), bundle.decoding,
+                                   origin="saved in the bundle")
+        config = InferenceConfig(batch_size=batch_size, window_length=bundle.window_length, stride=bundle.stride, decoding=decoding)
         pipeline = cls(OnnxBackend.load(bundle, threads=threads), bundle.tokenizer(), config)
         if verbose:
             print(f"bundle: {bundle}\ninference: {config} (onnxruntime, threads={threads or 'default'})")
@@ -403,7 +406,8 @@ class NerPipeline:
         """Entities of each text (the list form of ``__call__``)."""
         encodings = self.encode_batch(list(texts))
         all_logits = self.logits_batch(encodings)
-        return [decode_document(encoding, logits, self.label_names) for encoding, logits in zip(encodings, all_logits)]
+        decoding = self.config.decoding
+        return [decode_document(encoding, logits, self.label_names, decoding) for encoding, logits in zip(encodings, all_logits)]
 
     @overload
     def __call__(self, texts: str) -> list[Entity]: ...

@@ -183,7 +183,7 @@ def test_truncation_report_counts_exactly_the_words_without_a_token(tokenizer, s
     tokens = [words for words, _ in sentences]
     labels = [tags for _, tags in sentences]
     report = TruncationReport()
-    tokenize_and_align(tokenizer, tokens, labels, LABELS, max_length=max_length, report=report)
+    tokenize_and_align(tokenizer, tokens, labels, LABELS, max_length=max_length, strategy="first", report=report)
     expected_words = expected_sentences = 0
     for words in tokens:
         full = tokenizer(words, is_split_into_words=True, add_special_tokens=False).word_ids()

@@ -32,7 +32,7 @@ SCRIPT = textwrap.dedent(
         return record
 
     batching.make_collator = recording_collator
-    config = TrainingConfig.from_json(sys.argv[1])
+    config = TrainingConfig.from_dict(json.loads(Path(sys.argv[1]).read_text()))
     result = train(config)
 
     from accelerate import PartialState
