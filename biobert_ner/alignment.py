@@ -20,7 +20,6 @@ word gets exactly one tag. The Java appendix implements the same plan
 from __future__ import annotations
 
 import enum
-import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -169,8 +168,7 @@ def encode_dataset(dataset, tokenizer, *, max_length: int, strategy: LabelStrate
         load_from_cache_file=False,
         desc="tokenize + align",
     )
-    if report.words:
-        warnings.warn(f"{report} (max_length={max_length})", stacklevel=2)
+    if report.words:  # one line, where the run's other messages go (a notebook cell, the training log)
         print(f"warning: {report} (max_length={max_length})")
     return encoded
 

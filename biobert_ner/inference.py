@@ -1,7 +1,7 @@
 """Prediction on raw text: text -> words -> sub-word windows -> logits -> word tags -> entities.
 
 Every step is a small function a notebook can call and show on its own, and the Java appendix
-mirrors the same steps (``NerPipeline.java``), pinned by golden fixtures made from
+mirrors the same steps (``NerModel.java``), pinned by golden fixtures made from
 :meth:`NerPipeline.encode` and :meth:`NerPipeline.logits`:
 
 1. :func:`encode_documents`: pre-tokenize each text with the project's one pre-tokenizer

@@ -112,18 +112,3 @@ def plot_confusion_matrix(matrix, labels, *, normalize: bool = True) -> Figure:
     axes.set_yticks(range(len(labels)), labels)
     axes.set(xlabel="predicted", ylabel="gold", title="Word tags: gold vs predicted")
     return fig
-
-
-def plot_transfer_comparison(history_a, history_b, names=("run A", "run B")) -> Figure:
-    """Two runs' dev entity F1 and dev loss per epoch on one figure (e.g. BioBERT vs a general-domain BERT)."""
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    f1_axes, loss_axes = fig.subplots(1, 2)
-    for history, name in zip((history_a, history_b), names):
-        epochs = [record["epoch"] for record in history]
-        f1_axes.plot(epochs, [r["dev_f1"] for r in history], marker="o", label=name)
-        loss_axes.plot(epochs, [r.get("dev_loss") for r in history], marker="o", label=name)
-    f1_axes.set(title="Dev entity F1", xlabel="epoch", ylabel="F1", ylim=(0, 1))
-    loss_axes.set(title="Dev loss (per word)", xlabel="epoch", ylabel="cross-entropy")
-    for axes in (f1_axes, loss_axes):
-        axes.legend()
-    return fig

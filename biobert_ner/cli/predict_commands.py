@@ -13,7 +13,8 @@ from typing import Iterable, Iterator, Sequence
 from ..export import ExportConfig
 from ..inference import InferenceConfig
 from ..precision import Precision, parse_precision
-from .core import EXIT_FAILURE, EXIT_OK, UsageError, register
+from .core import EXIT_FAILURE, EXIT_OK, register
+from .errors import UsageError
 from .flags import add_device_flags, add_model_dir, existing_folder, make_settings, typed_settings
 
 # ---------------------------------------------------------------- predict

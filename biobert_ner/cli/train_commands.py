@@ -10,7 +10,8 @@ from typing import Any
 
 from ..evaluation import EvaluationConfig
 from ..training import TrainingConfig
-from .core import EXIT_OK, UsageError, one_line, register
+from .core import EXIT_OK, register
+from .errors import UsageError, one_line
 from .flags import add_device_flags, add_model_dir, make_settings, setting_names, settings_from_args, typed_settings
 
 
