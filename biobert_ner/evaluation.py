@@ -3,7 +3,7 @@
 Three steps, each a function that takes data and returns data:
 
 1. :func:`predict_word_tags`: run the model and read **one tag per word** from the label
-   scores of the word's first sub-word (``alignment.word_label_ids``). Whatever the training
+   scores of the word's first sub-word (``entities.word_label_ids``). Whatever the training
    strategy (``first`` or ``all``), scoring is over words, so F1 numbers stay comparable.
    The tags of a sentence are decoded together, by default as the most probable sequence that
    is valid IOB2 (``decoding="viterbi"``, :mod:`biobert_ner.decoding`); ``decoding="argmax"``
@@ -33,7 +33,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .alignment import IGNORE_INDEX, LabelStrategy, align_labels, encode_words, word_label_ids
+from .alignment import IGNORE_INDEX, LabelStrategy, align_labels, encode_words
+from .entities import word_label_ids
 from .decoding import Decoding, decode_word_tags, parse_decoding
 from .model_card import NerSettings, load_ner_settings, resolve_setting
 from .precision import Precision, autocast_context, parse_precision

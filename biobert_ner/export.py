@@ -39,14 +39,16 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .alignment import Entity
+from .entities import Entity
 from .bundle import (
     BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, LABEL_SCHEME, ONNX_INPUTS, ONNX_OUTPUT, PRETOKENIZER, OnnxBackend, onnx_session,
 )
 from .decoding import iob2_tables
 from .golden import GoldenText, golden_fixture, golden_texts, read_golden, write_golden
 from .decoding import Decoding, parse_decoding
-from .inference import DocumentEncoding, InferenceConfig, NerPipeline, decode_document, special_token_ids
+from .entities import decode_document
+from .inference import InferenceConfig, NerPipeline
+from .windows import DocumentEncoding, special_token_ids
 
 
 @dataclass(frozen=True)

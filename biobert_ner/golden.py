@@ -24,8 +24,8 @@ from .bundle import BUNDLE_FORMAT_VERSION, PRETOKENIZER, BundleError, read_objec
 from .pretokenize import is_separator, is_word_char
 
 if TYPE_CHECKING:
-    from .alignment import Entity
-    from .inference import DocumentEncoding
+    from .entities import Entity
+    from .windows import DocumentEncoding
 
 @dataclass(frozen=True)
 class GoldenText:

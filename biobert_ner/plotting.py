@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from .statistics import CorpusStatistics
+    from .corpus_statistics import CorpusStatistics
 
 
 def plot_corpus_statistics(stats_by_split: Mapping[str, "CorpusStatistics"]) -> Figure:

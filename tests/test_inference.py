@@ -16,20 +16,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from biobert_ner.alignment import Entity, Window, best_window_per_token
-from biobert_ner.inference import (
-    DocumentEncoding,
-    InferenceConfig,
-    NerPipeline,
-    TorchBackend,
-    decode_document,
-    forward_windows,
-    length_sorted_batches,
-    pad_batch,
-    softmax,
-    token_predictions,
-    word_predictions,
-)
+from biobert_ner.entities import Entity
+from biobert_ner.windows import Window, best_window_per_token
+from biobert_ner.entities import decode_document, softmax, token_predictions, word_predictions
+from biobert_ner.inference import InferenceConfig, NerPipeline, TorchBackend, forward_windows, length_sorted_batches, pad_batch
+from biobert_ner.windows import DocumentEncoding
 from biobert_ner.precision import Precision
 from biobert_ner.pretokenize import Word, pretokenize
 from biobert_ner.render import entity_colors, render_entities_html

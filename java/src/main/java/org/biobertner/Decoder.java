@@ -5,10 +5,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Logits to entities, without a model: a port of step 3 of {@code biobert_ner/inference.py}
- * ({@code softmax}, {@code token_probabilities}, {@code word_predictions},
- * {@code decode_document}) and of {@code alignment.word_label_ids} and
- * {@code alignment.entities_from_word_tags}.
+ * Logits to entities, without a model: a port of {@code biobert_ner/entities.py}
+ * ({@code softmax}, {@code token_probabilities}, {@code word_predictions}, {@code decode_document},
+ * {@code word_label_ids} and {@code entities_from_word_tags}).
  *
  * <p>A word is read from the label probabilities of its <em>first</em> sub-word (found from the
  * tokenizer's word ids, never guessed from {@code ##} or white space); each token is read from the
