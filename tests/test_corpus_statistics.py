@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from biobert_ner import data, corpus_statistics
+from biobert_ner import corpus_statistics, data
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ import torch
 
 import biobert_ner.entities
 import biobert_ner.windows
-from biobert_ner import alignment, baselines, batching, checks, data, evaluation, grading, inference, optimization, pretokenize, schemes, corpus_statistics
+from biobert_ner import alignment, baselines, batching, checks, corpus_statistics, data, evaluation, grading, inference, optimization, pretokenize, schemes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
