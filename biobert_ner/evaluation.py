@@ -38,7 +38,7 @@ from .entities import word_label_ids
 from .decoding import Decoding, decode_word_tags, parse_decoding
 from .model_card import NerSettings, load_ner_settings, resolve_setting
 from .precision import Precision, autocast_context, parse_precision
-from .schemes import OUTSIDE, Span, repair_iob2, spans_from_tags
+from .schemes import Span, repair_iob2, spans_from_tags
 from .training_config import TrainingConfig
 
 # ---------------------------------------------------------------- predictions per word
