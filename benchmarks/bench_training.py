@@ -182,7 +182,7 @@ def run_trainer(dataset, args, tuned: bool, seed: int, make_model=None) -> dict:
     train_split = dataset["train"]
     if getattr(args, "max_train_sentences", None):
         train_split = train_split.select(range(min(args.max_train_sentences, len(train_split))))
-    encoded = encode_dataset(train_split, tokenizer, max_length=128)  # first sub-word labelled, like label_all_tokens=False
+    encoded = encode_dataset(train_split, tokenizer, max_length=128, strategy="first")  # first sub-word labelled, like label_all_tokens=False
     with tempfile.TemporaryDirectory() as folder:
         training_args = TrainingArguments(
             output_dir=folder,

@@ -1,1 +1,14 @@
-"""biobert_ner"""
+"""biobert_ner: the library behind the course, one small module per job (a flat package: ``biobert_ner.<module>``).
+
+The map of jobs to modules (the README's library table says the same; a test keeps every module in
+both, exactly once):
+
+* words and tags: `pretokenize` (the one word splitter), `schemes` (IOB1/IOB2/IOBES/IO as tables, and the decoding tables derived from them), `decoding` (label scores to tags: Viterbi over those tables, or each word's best label)
+* corpora: `readers` (strict TSV/CoNLL readers), `data` (`load_data`: a corpus as a `DatasetDict`), `corpora` (the real corpora by name: NCBI-disease shipped, the others verified), `fetching` (the others downloaded into the cache), `course_corpus` (the course corpus's sources), `corpus_statistics` (label counts, truncation cost), `baselines` (the all-O and dictionary taggers a model must beat)
+* models: `modelling` (BioBERT, offline MiniLM, local folders, a tiny random BERT), `hub` (a hub model at its pinned safetensors revision, with case kept), `model_card` (what a trained folder says about itself: `ner_settings.json`, the card)
+* training: `alignment` (sub-word labels for training; `encode_words`, the one way words become model inputs), `batching` (length-grouped batches), `precision` (fp32/bf16/fp16: one vocabulary for training, evaluation and inference), `training_config` (a run as plain data: `TrainingConfig`, `TrainingState`, `TrainingRun`), `optimization` (precision resolved for the hardware, parameter groups, optimizer, schedule, the `Accelerator`), `training` (the loop as named steps: `set_up_run`, `train_one_epoch`, `evaluate_and_keep_best`, `write_epoch_outputs`, `finish`), `run_outputs` (what a run writes: log, curves, metrics, the model folder), `graphed_training` (the GPU fast path: length buckets and CUDA graphs), `checkpoints` (exact resume, on Accelerate's `save_state`/`load_state`)
+* results: `evaluation` (`evaluate_model`: a model folder scored as training scored it; seqeval strict, confusion matrix, error analysis), `plotting`, `render`
+* inference and Java: `windows` (text to overlapping windows of sub-word ids: Java's `Windows` and `DocumentEncoding`), `entities` (sub-word scores to word tags to entities with character offsets: Java's `Decoder`), `inference` (`NerPipeline` and its PyTorch backend: Java's `NerModel`), `export` (model -> ONNX bundle, fused), `bundle` (reading and checking a bundle as Java's `Bundle` does; the ONNX Runtime backend of `NerPipeline.from_bundle`, also `biobert-ner predict --bundle DIR`), `golden` (the fixtures Python and Java share)
+* the course: `course` (profiles, run planning, the shared model), `notebook_setup` (quiet libraries, seeds, tables, `show_source`), `paths` (where things live), `files` (atomic writes), `notebook_runner` (the one way a notebook is executed), `checks` and `grading` (the autograder)
+* command line: `cli` (`biobert-ner --help`, also `python -m biobert_ner`, `__main__`): one sub-command per job, settings flags generated from `TrainingConfig`, `EvaluationConfig`, `InferenceConfig` and `ExportConfig`
+"""

@@ -3,9 +3,10 @@
 The Python twin of the Java appendix's ``Bundle`` and ``NerModel``, check for check:
 
 * :meth:`Bundle.load` reads ``bundle.json`` and ``labels.json`` and refuses what this code cannot
-  decode correctly (another format, a newer format version, a tagging scheme other than IOB2, a
-  pre-tokenizer other than ours, missing files, windows that make no sense) with a
-  :class:`BundleError` that names the file and the problem, before any model is loaded;
+  decode correctly (another format, an older or newer format version, a tagging scheme other than
+  IOB2, decoding tables other than the scheme's, a pre-tokenizer other than ours, missing files,
+  windows that make no sense) with a :class:`BundleError` that names the file and the problem,
+  before any model is loaded;
 * :class:`OnnxBackend` is the forward pass of a bundle: an ONNX Runtime session, checked against the
   bundle (inputs, output, number of labels), that turns padded ``input_ids`` and ``attention_mask``
   into logits. ``NerPipeline.from_bundle`` puts it behind the same encoding, batching and decoding
@@ -24,11 +25,14 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .decoding import Decoding, parse_decoding
 from .pretokenize import WORD_CATEGORIES
-from .schemes import OUTSIDE, TagError, split_tag
+from .schemes import DecodingTables, TagError, decoding_tables
 
 BUNDLE_FORMAT = "biobert-ner-bundle"
-BUNDLE_FORMAT_VERSION = 1  # bump when a reader of version 1 could misread a new bundle
+# 2: "window_length" (was "max_length"), the decoding setting and the scheme's decoding tables as data.
+BUNDLE_FORMAT_VERSION = 2  # bump when a reader of the previous version could misread a new bundle
+LABEL_SCHEME = "IOB2"  # what every model of this library predicts
 BUNDLE_FILES = ("model.onnx", "tokenizer.json", "labels.json", "bundle.json", "golden.json")
 REQUIRED_FILES = ("bundle.json", "labels.json", "tokenizer.json", "model.onnx")  # golden.json is for tests only
 ONNX_INPUTS = ("input_ids", "attention_mask")  # what the export writes (token_type_ids default to 0)
@@ -120,8 +124,8 @@ def str_list_field(file: Path, data: Mapping, key: str) -> list[str]:
     raise BundleError(file, f"'{key}' must be a list of strings, found {_describe(value)}")
 
 
-def read_labels(file: Path) -> list[str]:
-    """``labels.json``: a non-empty list of distinct IOB2 tags (``O``, ``B-X``, ``I-X``)."""
+def read_labels(file: Path, scheme: str = LABEL_SCHEME) -> list[str]:
+    """``labels.json``: a non-empty list of distinct tags of ``scheme`` (IOB2: ``O``, ``B-X``, ``I-X``)."""
     value = read_json(file)
     if not isinstance(value, list) or not value:
         raise BundleError(file, f"expected a non-empty JSON list of label names, found {_describe(value)}")
@@ -130,11 +134,9 @@ def read_labels(file: Path) -> list[str]:
         if not isinstance(label, str):
             raise BundleError(file, f"label {_describe(label)} is not a string")
         try:
-            prefix, _ = split_tag(label)
+            decoding_tables([label], scheme)  # the scheme's table says which prefixes exist
         except TagError as error:
-            raise BundleError(file, str(error)) from None
-        if prefix not in (OUTSIDE, "B", "I"):
-            raise BundleError(file, f"label '{label}' is not an IOB2 tag (O, B-X or I-X)")
+            raise BundleError(file, f"label '{label}' is not an {scheme} tag ({error})") from None
         if label in labels:
             raise BundleError(file, f"label '{label}' appears twice")
         labels.append(label)
@@ -151,8 +153,10 @@ class Bundle:
     folder: Path
     info: dict  # the whole bundle.json
     labels: list[str]  # label names in label-id order
-    max_length: int  # tokens per window, [CLS] and [SEP] included
+    window_length: int  # tokens per window, [CLS] and [SEP] included
     stride: int  # tokens shared by consecutive windows of a long document
+    decoding: Decoding  # how word tags are read, as the model was scored
+    tables: DecodingTables  # the scheme's allowed starts, transitions and ends for these labels
     cls_id: int
     sep_id: int
     pad_id: int
@@ -178,7 +182,8 @@ class Bundle:
         specials = object_field(bundle_json, info, "special_tokens")
         cls_id, sep_id, pad_id = (int_field(bundle_json, object_field(bundle_json, specials, name), "id") for name in ("cls", "sep", "pad"))
         bundle = cls(
-            folder, info, labels, int_field(bundle_json, info, "max_length"), int_field(bundle_json, info, "stride"),
+            folder, info, labels, int_field(bundle_json, info, "window_length"), int_field(bundle_json, info, "stride"),
+            read_decoding(bundle_json, info), read_tables(bundle_json, info, labels),
             cls_id, sep_id, pad_id, str_list_field(bundle_json, info, "inputs"), str_field(bundle_json, info, "output"),
         )
         bundle.check_settings()
@@ -187,9 +192,9 @@ class Bundle:
     def check_settings(self) -> None:
         """Windows, inputs, ``tokenizer.json`` and ``model.onnx``: the rest of Java's checks."""
         bundle_json = self.folder / "bundle.json"
-        if self.max_length < 3 or not 0 <= self.stride < self.max_length - 2:
-            raise BundleError(bundle_json, "need max_length >= 3 and 0 <= stride < max_length - 2, "
-                                           f"got max_length={self.max_length}, stride={self.stride}")
+        if self.window_length < 3 or not 0 <= self.stride < self.window_length - 2:
+            raise BundleError(bundle_json, "need window_length >= 3 and 0 <= stride < window_length - 2, "
+                                           f"got window_length={self.window_length}, stride={self.stride}")
         if "input_ids" not in self.inputs or not set(self.inputs) <= set(KNOWN_INPUTS):
             raise BundleError(bundle_json, f"inputs {self.inputs} must include input_ids and be among {list(KNOWN_INPUTS)}")
         if "model" not in read_object(self.tokenizer_path):
@@ -204,10 +209,6 @@ class Bundle:
     @property
     def tokenizer_path(self) -> Path:
         return self.folder / "tokenizer.json"
-
-    @property
-    def golden_path(self) -> Path:
-        return self.folder / "golden.json"
 
     @property
     def model_name(self) -> str:
@@ -228,7 +229,7 @@ class Bundle:
         )
 
     def __str__(self) -> str:
-        return f"Bundle({self.folder}, model={self.model_name}, labels={self.labels}, max_length={self.max_length}, stride={self.stride})"
+        return f"Bundle({self.folder}, model={self.model_name}, labels={self.labels}, window_length={self.window_length}, stride={self.stride}, decoding={self.decoding.value})"
 
 
 def check_format(bundle_json: Path, info: Mapping) -> None:
@@ -237,16 +238,38 @@ def check_format(bundle_json: Path, info: Mapping) -> None:
     if format_name != BUNDLE_FORMAT:
         raise BundleError(bundle_json, f"format is '{format_name}', expected '{BUNDLE_FORMAT}'")
     version = int_field(bundle_json, info, "format_version")
-    if not 1 <= version <= BUNDLE_FORMAT_VERSION:
-        raise BundleError(bundle_json, f"format_version {version} is not supported (this code reads 1 to "
+    if version < BUNDLE_FORMAT_VERSION:
+        raise BundleError(bundle_json, f"format_version {version} is no longer read: it stores neither the decoding nor "
+                                       "its tables; export the model again (`biobert-ner export --model-dir MODEL -o BUNDLE`)")
+    if version > BUNDLE_FORMAT_VERSION:
+        raise BundleError(bundle_json, f"format_version {version} is not supported (this code reads "
                                        f"{BUNDLE_FORMAT_VERSION}); use a biobert-ner that matches the exporter")
     scheme = str_field(bundle_json, info, "label_scheme")
-    if scheme != "IOB2":
+    if scheme != LABEL_SCHEME:
         raise BundleError(bundle_json, f"label_scheme is '{scheme}'; this code decodes IOB2 only")
     pretokenizer = str_field(bundle_json, object_field(bundle_json, info, "pretokenizer"), "name")
     if pretokenizer != PRETOKENIZER["name"]:
         raise BundleError(bundle_json, f"pretokenizer '{pretokenizer}' is not the one implemented here "
                                        f"({PRETOKENIZER['name']}): words would be split differently from training")
+
+
+def read_decoding(bundle_json: Path, info: Mapping) -> Decoding:
+    """``decoding``: how the model was scored ("viterbi" or "argmax")."""
+    try:
+        return parse_decoding(str_field(bundle_json, info, "decoding"))
+    except ValueError as error:
+        raise BundleError(bundle_json, str(error)) from None
+
+
+def read_tables(bundle_json: Path, info: Mapping, labels: Sequence[str]) -> DecodingTables:
+    """``decoding_tables``, which must be exactly the label scheme's tables for these labels (a reader searches them)."""
+    stored = object_field(bundle_json, info, "decoding_tables")
+    expected = decoding_tables(labels, str_field(bundle_json, info, "label_scheme"))
+    for key, value in expected.to_dict().items():
+        if stored.get(key) != value:
+            raise BundleError(bundle_json, f"decoding_tables.{key} is not the {info['label_scheme']} table of labels.json's "
+                                           f"labels (expected {_describe(value)})")
+    return expected
 
 
 # ---------------------------------------------------------------- the forward pass: ONNX Runtime

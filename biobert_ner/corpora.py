@@ -145,14 +145,6 @@ def file_name(pin: CorpusPin, split: str) -> str:
     return f"{split}.tsv.gz" if pin.vendored else f"{split}.tsv"
 
 
-def corpus_folder(name: str) -> Path:
-    """The folder of ``name``'s TSV files: the package's for a vendored corpus, else the cache's.
-
-    Raises ``KeyError`` for a name that is not pinned.
-    """
-    return local_folder(find_pin(name))
-
-
 class CorpusUnavailableError(RuntimeError):
     """A named corpus that is neither in the package nor (verified) in the cache; the message says what to do."""
 

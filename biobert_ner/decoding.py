@@ -10,8 +10,10 @@ was unsure where the entity starts. There are two ways out:
 * ``viterbi`` (the default): among the sequences IOB2 allows, find the one with the highest total
   log-probability. ``O I-Disease`` is not allowed, so the search weighs ``O O`` against
   ``B-Disease I-Disease`` with the model's own probabilities of both words and keeps the likelier.
-  The allowed moves are a table (:func:`allowed_transitions`), the search is the Viterbi
-  algorithm: for each word and label, the best-scoring valid path that ends there.
+  The allowed starts, moves and ends are tables read from the scheme
+  (:func:`biobert_ner.schemes.decoding_tables`; an exported bundle carries the same tables for
+  Java), the search is the Viterbi algorithm: for each word and label, the best-scoring valid
+  path that ends there.
 
 It is the decoding step of a CRF tagger with transitions fixed to "allowed" or "not allowed"
 instead of learned: no training, no new weights, and the output is valid IOB2 by construction.
@@ -26,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .schemes import OUTSIDE, split_tag
+from .schemes import OUTSIDE, DecodingTables, decoding_tables
 
 
 class Decoding(str, Enum):
@@ -48,59 +50,54 @@ def parse_decoding(value: Decoding | str) -> Decoding:
         raise ValueError(f"decoding must be one of {', '.join(DECODINGS)}, not {value!r}") from None
 
 
-def allowed_transitions(labels: Sequence[str]) -> np.ndarray:
-    """``allowed[previous, next]``: whether IOB2 lets label ``next`` follow label ``previous``.
+def iob2_tables(labels: Sequence[str]) -> DecodingTables:
+    """The decoding tables of ``labels`` in IOB2, the scheme every model of this library predicts."""
+    return decoding_tables(labels, "IOB2")
 
-    Only one rule: ``I-X`` continues an entity of type ``X``, so it may follow ``B-X`` or ``I-X``
-    and nothing else. ``O`` and any ``B-`` may follow anything.
-    """
-    allowed = np.ones((len(labels), len(labels)), dtype=bool)
-    for following, label in enumerate(labels):
-        prefix, entity_type = split_tag(label)
-        if prefix == "I":
-            allowed[:, following] = [split_tag(previous) in (("B", entity_type), ("I", entity_type)) for previous in labels]
-    return allowed
+
+def allowed_transitions(labels: Sequence[str]) -> np.ndarray:
+    """``allowed[previous, next]``: whether IOB2 lets label ``next`` follow label ``previous`` (``I-X`` only after ``B-X``/``I-X``)."""
+    return np.array(iob2_tables(labels).transitions, dtype=bool)
 
 
 def allowed_starts(labels: Sequence[str]) -> np.ndarray:
     """Whether a sentence may start with each label: anything but an ``I-`` (it has nothing to continue)."""
-    return np.array([split_tag(label)[0] != "I" for label in labels])
+    return np.array(iob2_tables(labels).starts, dtype=bool)
 
 
-def viterbi_path(log_probs: np.ndarray, labels: Sequence[str]) -> list[int]:
-    """The label ids of the most probable IOB2-valid sequence, from ``log_probs`` of shape (words, labels).
+def viterbi_path(log_probs: np.ndarray, tables: DecodingTables) -> list[int]:
+    """The label ids of the most probable valid sequence, from ``log_probs`` of shape (words, labels).
 
     ``best[j]`` is the score of the best valid path over the words so far that ends in label ``j``;
     ``came_from[t][j]`` remembers that path's previous label, so the winner is read back at the end.
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
-    if log_probs.ndim != 2 or log_probs.shape[1] != len(labels):
-        raise ValueError(f"log_probs must have shape (words, {len(labels)}), got {log_probs.shape}")
+    if log_probs.ndim != 2 or log_probs.shape[1] != len(tables.labels):
+        raise ValueError(f"log_probs must have shape (words, {len(tables.labels)}), got {log_probs.shape}")
     if len(log_probs) == 0:
         return []
-    forbidden = np.where(allowed_transitions(labels), 0.0, -np.inf)  # added to a score: a forbidden move never wins
-    best = np.where(allowed_starts(labels), log_probs[0], -np.inf)
+    never = lambda allowed: np.where(np.array(allowed, dtype=bool), 0.0, -np.inf)  # noqa: E731 (a forbidden move never wins)
+    forbidden = never(tables.transitions)
+    best = never(tables.starts) + log_probs[0]
     came_from = []
     for word_scores in log_probs[1:]:
         candidates = best[:, None] + forbidden  # (previous, next): the path so far, then one allowed move
         came_from.append(candidates.argmax(axis=0))
         best = candidates.max(axis=0) + word_scores
-    path = [int(best.argmax())]
+    path = [int((best + never(tables.ends)).argmax())]
     for previous in reversed(came_from):
         path.append(int(previous[path[-1]]))
     return path[::-1]
 
 
-def decode_word_labels(log_probs: np.ndarray, labels: Sequence[str], decoding: Decoding | str = DEFAULT_DECODING) -> list[int]:
+def decode_word_labels(log_probs: np.ndarray, labels: Sequence[str], decoding: Decoding) -> list[int]:
     """One label id per word from (words, labels) log-probabilities (or logits, for ``argmax``)."""
     if parse_decoding(decoding) is Decoding.ARGMAX:
         return [int(label) for label in np.asarray(log_probs).argmax(axis=-1)] if len(log_probs) else []
-    return viterbi_path(log_probs, labels)
+    return viterbi_path(log_probs, iob2_tables(labels))
 
 
-def decode_word_tags(
-    word_log_probs: Sequence[np.ndarray | None], labels: Sequence[str], decoding: Decoding | str = DEFAULT_DECODING
-) -> list[str]:
+def decode_word_tags(word_log_probs: Sequence[np.ndarray | None], labels: Sequence[str], decoding: Decoding) -> list[str]:
     """One tag per word; ``None`` marks a word the model never saw (cut off, or no sub-word): tagged ``O``.
 
     An unseen word is certainly ``O`` in the search (log-probability 0 for ``O``, minus infinity

@@ -3,7 +3,7 @@
 Three steps, each a function that takes data and returns data:
 
 1. :func:`predict_word_tags`: run the model and read **one tag per word** from the label
-   scores of the word's first sub-word (``alignment.word_label_ids``). Whatever the training
+   scores of the word's first sub-word (``entities.word_label_ids``). Whatever the training
    strategy (``first`` or ``all``), scoring is over words, so F1 numbers stay comparable.
    The tags of a sentence are decoded together, by default as the most probable sequence that
    is valid IOB2 (``decoding="viterbi"``, :mod:`biobert_ner.decoding`); ``decoding="argmax"``
@@ -33,9 +33,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .alignment import IGNORE_INDEX, align_labels, encode_words, word_label_ids
-from .decoding import DEFAULT_DECODING, Decoding, decode_word_tags, parse_decoding
-from .schemes import OUTSIDE, Span, repair_iob2, spans_from_tags
+from .alignment import IGNORE_INDEX, LabelStrategy, align_labels, encode_words
+from .entities import word_label_ids
+from .decoding import Decoding, decode_word_tags, parse_decoding
+from .model_card import NerSettings, load_ner_settings, resolve_setting
+from .precision import Precision, autocast_context, parse_precision
+from .schemes import Span, repair_iob2, spans_from_tags
+from .training_config import TrainingConfig
 
 # ---------------------------------------------------------------- predictions per word
 
@@ -44,35 +48,38 @@ from .schemes import OUTSIDE, Span, repair_iob2, spans_from_tags
 class EvaluationConfig:
     """Settings of scoring a split (``biobert-ner evaluate``), the one owner of their defaults.
 
-    ``max_length`` is training's sentence length, not an inference window: a model is scored
-    on sentences cut exactly as its training run cut them (``None``: read it from the model
-    folder's ``ner_settings.json``, see :func:`biobert_ner.model_card.load_ner_settings`).
+    ``None`` means "as the model was trained and scored": the sentence length, precision and
+    decoding are read from the model folder's ``ner_settings.json``
+    (:func:`biobert_ner.model_card.load_ner_settings`), so ``evaluate`` repeats the test F1 that
+    training reported. A value given here overrides the saved one (and is printed as such).
+    ``max_length`` is training's sentence length, not an inference window.
     """
 
     batch_size: int = 64  # sentences per forward pass
     max_length: int | None = None  # sub-words per sentence, [CLS]/[SEP] included; words cut off are tagged O (counted as missed); None: the training run's
-    precision: str = "fp32"  # number format of the forward pass: "fp32" or "bf16" (autocast)
-    decoding: str = DEFAULT_DECODING.value  # "viterbi" (most probable valid IOB2 sequence) or "argmax" (each word's best label, repaired)
+    precision: Precision | None = None  # number format of the forward pass: "fp32" or "bf16" (autocast); None: the one training scored in
+    decoding: Decoding | None = None  # "viterbi" (most probable valid IOB2 sequence) or "argmax" (each word's best label, repaired); None: training's
 
     def __post_init__(self) -> None:
-        from .inference import Precision
-
-        parse_decoding(self.decoding)  # raises for anything but "viterbi"/"argmax", naming them
-
-        choices = [precision.value for precision in Precision]
-        if self.precision not in choices:
-            raise ValueError(f"precision must be one of {', '.join(choices)}, not {self.precision!r}")
+        # Strings (flags, JSON) are parsed here, once; each raises naming the choices.
+        if self.decoding is not None:
+            object.__setattr__(self, "decoding", parse_decoding(self.decoding))
+        if self.precision is not None:
+            object.__setattr__(self, "precision", parse_precision(self.precision, resolved=True))
         if self.batch_size < 1 or (self.max_length is not None and self.max_length < 1):
             raise ValueError(f"batch_size and max_length must be at least 1, got {self.batch_size} and {self.max_length}")
 
-    def with_training_max_length(self, model_dir) -> "EvaluationConfig":
-        """These settings with ``max_length`` from the training run where none was given (128 for older folders)."""
-        if self.max_length is not None:
-            return self
-        from .model_card import load_ner_settings
+    def resolved(self, saved: NerSettings) -> "EvaluationConfig":
+        """Every ``None`` filled from the model's ``saved`` settings; a value given that differs is printed as an override."""
+        return replace(
+            self,
+            max_length=resolve_setting("max_length", self.max_length, saved.max_length),
+            precision=resolve_setting("precision", self.precision, saved.precision),
+            decoding=resolve_setting("decoding", self.decoding, saved.decoding),
+        )
 
-        return replace(self, max_length=load_ner_settings(model_dir).get("max_length", 128))
-
+    def to_dict(self) -> dict:
+        return {name: getattr(value, "value", value) for name, value in asdict(self).items()}
 
 
 @dataclass
@@ -97,9 +104,9 @@ def predict_words(
     tokenizer,
     split,
     *,
-    batch_size: int = 64,
-    max_length: int = 128,
-    decoding: Decoding | str = DEFAULT_DECODING,
+    decoding: Decoding,
+    batch_size: int = EvaluationConfig.batch_size,
+    max_length: int = TrainingConfig.max_length,
     accelerator=None,
 ) -> WordPredictions:
     """Predicted word tags for every sentence of ``split`` (a Dataset with ``tokens``, or lists of words).
@@ -138,7 +145,7 @@ def predict_words(
             # Loss over words: the gold label sits on each word's first sub-word ("first" alignment).
             labels = torch.full(logits.shape[:2], IGNORE_INDEX, dtype=torch.long)
             for row, i in enumerate(indices):
-                aligned = align_labels(encodings.word_ids(i), gold[i])
+                aligned = align_labels(encodings.word_ids(i), gold[i], LabelStrategy.FIRST)
                 labels[row, : len(aligned)] = torch.tensor(aligned)
             labels = labels.to(device)
             loss_sum += torch.nn.functional.cross_entropy(
@@ -157,7 +164,13 @@ def predict_words(
 
 
 def predict_word_tags(
-    model, tokenizer, dataset_split, *, batch_size: int = 64, max_length: int = 128, decoding: Decoding | str = DEFAULT_DECODING
+    model,
+    tokenizer,
+    dataset_split,
+    *,
+    decoding: Decoding,
+    batch_size: int = EvaluationConfig.batch_size,
+    max_length: int = TrainingConfig.max_length,
 ) -> list[list[str]]:
     """One predicted tag per word (read from its first sub-word), for each sentence of ``dataset_split``."""
     return predict_words(model, tokenizer, dataset_split, batch_size=batch_size, max_length=max_length, decoding=decoding).tags
@@ -276,6 +289,39 @@ def token_confusion_matrix(
                 raise ValueError(f"tag {g if g not in index else p!r} is not one of labels {list(labels)}")
             matrix[index[g], index[p]] += 1
     return matrix
+
+
+@dataclass
+class SplitEvaluation:
+    """What :func:`evaluate_model` scored and how: the settings it resolved, and the report."""
+
+    config: EvaluationConfig  # every setting resolved (none left None)
+    report: EvaluationReport
+    sentences: int
+    unknown_tags: list[str]  # gold tags the model cannot predict (scored anyway: their entities count as missed)
+
+    def to_dict(self) -> dict:
+        return {**self.config.to_dict(), **self.report.to_dict()}
+
+
+def evaluate_model(model_dir, split, config: EvaluationConfig, *, device: str | None = None) -> SplitEvaluation:
+    """Score the model folder ``model_dir`` on ``split`` (a Dataset with ``tokens`` and ``ner_tags``) as training scored it.
+
+    Settings left ``None`` in ``config`` come from the folder's ``ner_settings.json``: the same
+    sentence length, precision and decoding as the test F1 that ``train()`` reported.
+    """
+    from .modelling import load_model_and_tokenizer
+
+    config = config.resolved(load_ner_settings(model_dir))
+    model, tokenizer = load_model_and_tokenizer(str(model_dir), device=device)
+    gold = gold_word_tags(split)
+    model_labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    unknown = sorted({tag for tags in gold for tag in tags} - set(model_labels))
+    with autocast_context(next(model.parameters()).device, config.precision):
+        predicted = predict_word_tags(
+            model, tokenizer, split, batch_size=config.batch_size, max_length=config.max_length, decoding=config.decoding
+        )
+    return SplitEvaluation(config, evaluate_tags(gold, predicted), len(split), unknown)
 
 
 # ---------------------------------------------------------------- error analysis

@@ -39,25 +39,39 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .alignment import Entity
-from .bundle import BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, ONNX_INPUTS, ONNX_OUTPUT, PRETOKENIZER, OnnxBackend, onnx_session
+from .entities import Entity
+from .bundle import (
+    BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, LABEL_SCHEME, ONNX_INPUTS, ONNX_OUTPUT, PRETOKENIZER, OnnxBackend, onnx_session,
+)
+from .decoding import iob2_tables
 from .golden import GoldenText, golden_fixture, golden_texts, read_golden, write_golden
-from .inference import DocumentEncoding, InferenceConfig, NerPipeline, decode_document, special_token_ids
+from .decoding import Decoding, parse_decoding
+from .entities import decode_document
+from .inference import InferenceConfig, NerPipeline
+from .windows import DocumentEncoding, special_token_ids
 
 
 @dataclass(frozen=True)
 class ExportConfig:
     """Settings of an export (printed at the start and saved in ``bundle.json``)."""
 
-    window_length: int = InferenceConfig.window_length  # tokens per window, [CLS] and [SEP] included; bundle.json's max_length, read by Java
+    window_length: int = InferenceConfig.window_length  # tokens per window, [CLS] and [SEP] included (bundle.json's window_length)
     stride: int = InferenceConfig.stride  # tokens shared by consecutive windows of a long document
     opset: int | None = None  # ONNX opset; None: the exporter's default
     fuse: bool = True  # rewrite attention, Add+LayerNorm and bias+GELU into ONNX Runtime's fused kernels
     tolerance: float = 1e-4  # largest |ONNX Runtime - PyTorch| logit difference accepted on the fixtures
     batch_size: int = 8  # windows per forward pass during the parity check (exercises padding too)
+    decoding: Decoding | None = None  # "viterbi" or "argmax", written into bundle.json; None: the one the model was scored with
+
+    def __post_init__(self) -> None:
+        if self.decoding is not None:
+            object.__setattr__(self, "decoding", parse_decoding(self.decoding))
+
+    def to_dict(self) -> dict:
+        return {name: getattr(value, "value", value) for name, value in asdict(self).items()}
 
     def __str__(self) -> str:
-        return " ".join(f"{key}={value}" for key, value in asdict(self).items())
+        return " ".join(f"{key}={value}" for key, value in self.to_dict().items() if value is not None)
 
 
 # ---------------------------------------------------------------- parity
@@ -146,10 +160,10 @@ def largest_difference(expected: Sequence[np.ndarray], actual: Sequence[np.ndarr
 
 def fixture_parity(
     golden: GoldenText, encoding: DocumentEncoding, expected: Sequence[np.ndarray], actual: Sequence[np.ndarray],
-    expected_entities: Sequence[Entity], label_names: Sequence[str], tolerance: float,
+    expected_entities: Sequence[Entity], label_names: Sequence[str], decoding: Decoding, tolerance: float,
 ) -> FixtureParity:
     """One fixture's row: ``actual`` (ONNX Runtime) logits and the entities they decode to, against the expected ones."""
-    actual_entities = decode_document(encoding, actual, label_names)
+    actual_entities = decode_document(encoding, actual, label_names, decoding)
     return FixtureParity(
         golden.name, len(golden.text), len(encoding.words), encoding.num_tokens, len(encoding.windows),
         largest_difference(expected, actual), len(expected_entities), same_entities(expected_entities, actual_entities, tolerance),
@@ -265,21 +279,24 @@ def bundle_info(pipeline: NerPipeline, report: ExportReport, tokenizer_json: Map
         "parameters": sum(p.numel() for p in pipeline.model.parameters()),
         "inputs": list(ONNX_INPUTS),
         "output": ONNX_OUTPUT,
-        "max_length": config.window_length,  # the bundle format's name for the window length
+        "window_length": config.window_length,
         "stride": config.stride,
-        "label_scheme": "IOB2",
+        "label_scheme": LABEL_SCHEME,
         "num_labels": len(pipeline.label_names),
         "special_tokens": {name: {"token": tokenizer.convert_ids_to_tokens(token_id), "id": token_id} for name, token_id in special_ids.items()},
         **_normalizer_settings(tokenizer_json),
         "pretokenizer": PRETOKENIZER,
-        "decoding": {
+        "decoding": pipeline.config.decoding.value,  # the model's own (ner_settings.json), as it was scored
+        "decoding_tables": iob2_tables(pipeline.label_names).to_dict(),  # what a Viterbi search may choose
+        "reading": {
             "word_label": "read from the label probabilities of the word's first sub-word; a word with no sub-word is O with score 1",
             "windows": "each token is read from the window where it has the most context on its worse side; ties: earlier window",
-            "tags": "the most probable valid IOB2 sequence of the text (Viterbi over first-sub-word log-probabilities; I-X only after B-X or I-X)",
+            "tags": "viterbi: the most probable sequence the decoding tables allow (over first-sub-word log-probabilities); "
+                    "argmax: each word's best label, then a label the tables do not allow where it stands starts its entity",
             "score": "mean over the entity's words of the softmax probability of the word's tag",
             "offsets": "half-open [start, end) in code points of the input text",
         },
-        "export": {**asdict(config), "opset": report.opset, "fused_kernels": report.fused_kernels, "max_abs_diff": report.max_abs_diff},
+        "export": {**config.to_dict(), "opset": report.opset, "fused_kernels": report.fused_kernels, "max_abs_diff": report.max_abs_diff},
     }
 
 
@@ -306,8 +323,10 @@ def export_bundle(
     started = time.perf_counter()
     if verbose:
         print(f"export: {config}")
+    chosen = {"decoding": config.decoding} if config.decoding is not None else {}  # else the model's own (ner_settings.json)
     pipeline = NerPipeline.from_pretrained(
-        model_dir, device="cpu", window_length=config.window_length, stride=config.stride, batch_size=config.batch_size, verbose=verbose
+        model_dir, device="cpu", window_length=config.window_length, stride=config.stride, batch_size=config.batch_size,
+        verbose=verbose, **chosen,
     )
     goldens = golden_texts(fixture_texts)
     report = ExportReport(Path(bundle_dir), config)
@@ -319,9 +338,11 @@ def export_bundle(
         onnx = NerPipeline(OnnxBackend(onnx_session(folder / "model.onnx"), pipeline.label_names), pipeline.tokenizer, pipeline.config)
         encodings = pipeline.encode_batch([golden.text for golden in goldens])
         torch_logits, onnx_logits = pipeline.logits_batch(encodings), onnx.logits_batch(encodings)
-        torch_entities = [decode_document(e, logits, pipeline.label_names) for e, logits in zip(encodings, torch_logits)]
+        decoding = pipeline.config.decoding
+        torch_entities = [decode_document(e, logits, pipeline.label_names, decoding) for e, logits in zip(encodings, torch_logits)]
         report.fixtures = [
-            fixture_parity(*row, pipeline.label_names, config.tolerance) for row in zip(goldens, encodings, torch_logits, onnx_logits, torch_entities)
+            fixture_parity(*row, pipeline.label_names, decoding, config.tolerance)
+            for row in zip(goldens, encodings, torch_logits, onnx_logits, torch_entities)
         ]
         if not report.ok:
             report.seconds = time.perf_counter() - started
@@ -332,9 +353,7 @@ def export_bundle(
         (folder / "labels.json").write_text(json.dumps(pipeline.label_names, indent=2) + "\n", encoding="utf-8")
         (folder / "bundle.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         fixtures = [golden_fixture(*row) for row in zip(goldens, encodings, torch_logits, torch_entities)]
-        write_golden(
-            folder, labels=pipeline.label_names, max_length=config.window_length, stride=config.stride, tolerance=config.tolerance, fixtures=fixtures
-        )
+        write_golden(folder, labels=pipeline.label_names, tolerance=config.tolerance, fixtures=fixtures)
         report.files = {name: (folder / name).stat().st_size for name in BUNDLE_FILES}
     report.seconds = time.perf_counter() - started
     if verbose:
@@ -355,7 +374,8 @@ def check_bundle(bundle_dir: str | os.PathLike[str], *, threads: int | None = No
     golden = read_golden(bundle_dir)
     pipeline = NerPipeline.from_bundle(bundle_dir, threads=threads, verbose=False)
     tolerance = float(golden["tolerance"])
-    report = ExportReport(bundle_dir, ExportConfig(window_length=golden["max_length"], stride=golden["stride"], tolerance=tolerance))
+    config = pipeline.config  # the bundle's own windows and decoding (bundle.json), the ones the fixtures were made with
+    report = ExportReport(bundle_dir, ExportConfig(window_length=config.window_length, stride=config.stride, tolerance=tolerance))
     fixtures = golden["fixtures"]
     encodings = pipeline.encode_batch([fixture["text"] for fixture in fixtures])
     for fixture, encoding, actual in zip(fixtures, encodings, pipeline.logits_batch(encodings)):
@@ -368,8 +388,8 @@ def check_bundle(bundle_dir: str | os.PathLike[str], *, threads: int | None = No
         golden_logits = [np.asarray(window, dtype=np.float32) for window in fixture["logits"]]
         entities = [Entity(e["type"], e["text"], e["start"], e["end"], e["score"]) for e in fixture["entities"]]
         golden_text = GoldenText(fixture["name"], fixture["text"], fixture.get("why", ""))
-        row = fixture_parity(golden_text, encoding, golden_logits, actual, entities, pipeline.label_names, tolerance)
-        if not same_entities(entities, decode_document(encoding, golden_logits, pipeline.label_names), 1e-6):
+        row = fixture_parity(golden_text, encoding, golden_logits, actual, entities, pipeline.label_names, config.decoding, tolerance)
+        if not same_entities(entities, decode_document(encoding, golden_logits, pipeline.label_names, config.decoding), 1e-6):
             row = replace(row, identical_entities=False)  # the stored logits no longer decode to the stored entities
         report.fixtures.append(row)
     return report

@@ -24,8 +24,8 @@ from .bundle import BUNDLE_FORMAT_VERSION, PRETOKENIZER, BundleError, read_objec
 from .pretokenize import is_separator, is_word_char
 
 if TYPE_CHECKING:
-    from .alignment import Entity
-    from .inference import DocumentEncoding
+    from .entities import Entity
+    from .windows import DocumentEncoding
 
 @dataclass(frozen=True)
 class GoldenText:
@@ -177,12 +177,14 @@ def json_lines(data: Any, depth: int = 2, indent: str = "") -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def write_golden(folder: str | os.PathLike[str], *, labels: Sequence[str], max_length: int, stride: int, tolerance: float, fixtures: Sequence[dict]) -> Path:
-    """``golden.json`` in ``folder``: the fixtures, the settings they were made with and the pre-tokenizer table."""
+def write_golden(folder: str | os.PathLike[str], *, labels: Sequence[str], tolerance: float, fixtures: Sequence[dict]) -> Path:
+    """``golden.json`` in ``folder``: the fixtures, their tolerance and the pre-tokenizer table.
+
+    The window length, stride and decoding the fixtures were made with are the bundle's own
+    (``bundle.json``), stored there only.
+    """
     golden = {
         "format_version": BUNDLE_FORMAT_VERSION,
-        "max_length": max_length,
-        "stride": stride,
         "labels": list(labels),
         "tolerance": tolerance,
         "pretokenizer": pretokenizer_table(),

@@ -116,11 +116,8 @@ def make_exercise(solution) -> Any:
     resources: dict = {}
     notebook, resources = ClearSolutions(enforce_metadata=True).preprocess(notebook, resources)
     notebook, resources = ClearOutput().preprocess(notebook, resources)
-    for cell in notebook.cells:
+    for cell in notebook.cells:  # ClearOutput left the run's timing metadata
         cell.metadata.pop("execution", None)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
     if name and not any(cell.get("id") == GENERATED_NOTE_ID for cell in notebook.cells):
         notebook.cells.insert(1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0, _note_cell(name))
         notebook.metadata.setdefault("biobert_ner", {}).update(generated_from=f"solutions/{name}", generator="scripts/make_exercises.py")

@@ -1,12 +1,14 @@
 """What a trained model folder says about itself: the settings inference needs, and a model card.
 
-A folder of weights is not enough to use a model correctly. Scored with other sentence lengths
-or read with another tagging scheme, the same weights give other entities. So ``train()``
-writes, next to the weights and the tokenizer:
+A folder of weights is not enough to use a model correctly. Scored with other sentence lengths,
+another decoding or another number format, the same weights give other entities and other
+scores. So ``train()`` writes, next to the weights and the tokenizer:
 
-* ``ner_settings.json``: what evaluation and inference must do as training did (the sentence
-  length in sub-words, the tagging scheme, the sub-word label strategy, the base model);
-  ``biobert-ner evaluate``, ``predict`` and ``export`` read it, so nobody has to repeat them;
+* ``ner_settings.json`` (:class:`NerSettings`): what evaluation and inference must do as training
+  did: the sentence length in sub-words, the tagging scheme, the sub-word label strategy, the
+  decoding, and the precision the run actually computed in (``bf16`` or ``fp32``, never ``auto``).
+  ``biobert-ner evaluate``, ``predict`` and ``export`` read it, so nobody has to repeat them; a
+  flag that overrides a saved setting is printed as an override (:func:`resolve_setting`);
 * ``README.md``: a model card in the Hugging Face convention (YAML metadata, then prose): base
   model, data and its licence, settings, dev and test scores per entity type, intended use and
   limits.
@@ -16,8 +18,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from .decoding import Decoding, parse_decoding
+from .precision import Precision, parse_precision
+from .training_config import TrainingConfig
 
 NER_SETTINGS_FILE = "ner_settings.json"
 CARD_FILE = "README.md"
@@ -40,29 +48,72 @@ DECODING_IN_WORDS = {
 }
 
 
-def ner_settings(config) -> dict[str, Any]:
-    """The training settings inference needs, from a :class:`~biobert_ner.training.TrainingConfig`."""
-    return {
-        "max_length": config.max_length,  # sub-words per sentence in training (and so in evaluation)
-        "label_scheme": "IOB2",  # every reader of this library turns corpora into IOB2
-        "label_strategy": config.label_strategy,
-        "base_model": config.model,
-        "data": config.data,
-    }
+@dataclass(frozen=True)
+class NerSettings:
+    """The settings a model was trained and scored with, as ``ner_settings.json`` stores them.
+
+    A folder made elsewhere (no file, or an older file without some keys) gets the training
+    defaults for what it lacks, and fp32: what such a folder was scored in.
+    """
+
+    max_length: int = TrainingConfig.max_length  # sub-words per sentence in training (and so in evaluation)
+    label_scheme: str = "IOB2"  # every reader of this library turns corpora into IOB2
+    label_strategy: str = TrainingConfig.label_strategy  # sub-words that carried a label in training
+    decoding: Decoding = Decoding(TrainingConfig.decoding)  # how dev and test tags were read
+    precision: Precision = Precision.FP32  # what the dev and test forward passes computed in (resolved, never auto)
+    base_model: str | None = None
+    data: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decoding", parse_decoding(self.decoding))
+        object.__setattr__(self, "precision", parse_precision(self.precision, resolved=True))
+        if self.label_scheme != "IOB2":
+            raise ValueError(f"label_scheme {self.label_scheme!r}; this library reads and writes IOB2 only")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "decoding": self.decoding.value, "precision": self.precision.value}
 
 
-def load_ner_settings(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """``ner_settings.json`` of a model folder; ``{}`` for a folder made elsewhere (callers keep their defaults)."""
+def ner_settings(config: TrainingConfig, precision: Precision | str) -> NerSettings:
+    """What inference needs from a training run: its settings, and the ``precision`` it resolved to and ran in."""
+    return NerSettings(
+        max_length=config.max_length, label_strategy=config.label_strategy, decoding=config.decoding,
+        precision=precision, base_model=config.model, data=config.data,
+    )
+
+
+def load_ner_settings(folder: str | os.PathLike[str]) -> NerSettings:
+    """``ner_settings.json`` of a model folder; defaults (see :class:`NerSettings`) for what it lacks."""
     path = Path(folder) / NER_SETTINGS_FILE
     if not path.is_file():
-        return {}
+        return NerSettings()
     try:
-        settings = json.loads(path.read_text(encoding="utf-8"))
+        saved = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
-    if settings.get("label_scheme", "IOB2") != "IOB2":
-        raise ValueError(f"{path}: label_scheme {settings['label_scheme']!r}; this library reads and writes IOB2 only")
-    return settings
+    known = {field.name for field in fields(NerSettings)}
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path}: expected a JSON object of settings")
+    unknown = sorted(set(saved) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    try:
+        return NerSettings(**saved)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+T = TypeVar("T")
+
+
+def resolve_setting(name: str, given: T | None, saved: T, *, origin: str = "saved with the model") -> T:
+    """The setting to use: ``saved`` unless ``given``; a ``given`` that differs is printed as an override (stderr)."""
+    if given is None:
+        return saved
+    shown = lambda value: getattr(value, "value", value)  # noqa: E731 (an enum by its value)
+    if shown(given) != shown(saved):
+        print(f"{name}: {shown(given)} (overrides {shown(saved)} {origin})", file=sys.stderr)
+    return given
 
 
 def _scores_table(report: dict | None) -> list[str]:
@@ -75,8 +126,10 @@ def _scores_table(report: dict | None) -> list[str]:
     return rows
 
 
-def model_card(config, *, labels: list[str], dev: dict | None, test: dict | None, best_epoch: int) -> str:
-    """The ``README.md`` of a fine-tuned model folder."""
+def model_card(
+    config: TrainingConfig, *, labels: list[str], dev: dict | None, test: dict | None, best_epoch: int, precision: str
+) -> str:
+    """The ``README.md`` of a fine-tuned model folder (``precision``: what the run computed in)."""
     model, model_licence = MODEL_FACTS.get(config.model, (config.model, "other"))
     data, data_licence = DATA_FACTS.get(config.data, (config.data, "see the data's own licence"))
     types = sorted({label.split("-", 1)[1] for label in labels if "-" in label})
@@ -99,7 +152,7 @@ def model_card(config, *, labels: list[str], dev: dict | None, test: dict | None
         f"- **Labels**: {', '.join(labels)} (IOB2)",
         f"- **Settings**: {config.epochs} epochs (best dev epoch kept: {best_epoch}), batch {config.batch_size}, "
         f"peak learning rate {config.learning_rate:g}, sentences cut at {config.max_length} sub-words, "
-        f"labels on {config.label_strategy} sub-words, precision {config.precision}, seed {config.seed}",
+        f"labels on {config.label_strategy} sub-words, precision {precision}, seed {config.seed}",
         "",
         "## Dev scores (best epoch)", "", *_scores_table(dev), "",
         "## Test scores", "", *_scores_table(test), "",

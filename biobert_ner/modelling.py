@@ -12,7 +12,9 @@ lower-case its input): the checks behind these rules are in :mod:`biobert_ner.hu
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
@@ -208,8 +210,9 @@ def load_model_and_tokenizer(
     )
     labels = _labels_for(config, labels, choice.source)
     tokenizer = _load_tokenizer(choice)
-    with safetensors_conversion_disabled():
-        model = _load_or_explain(
+    shown = transformers_warnings_shown()
+    with safetensors_conversion_disabled(), transformers_load_report_silenced():
+        model, loading_info = _load_or_explain(
             lambda: AutoModelForTokenClassification.from_pretrained(
                 choice.source,
                 revision=choice.revision,
@@ -218,15 +221,57 @@ def load_model_and_tokenizer(
                 label2id={label: i for i, label in enumerate(labels)},
                 use_safetensors=True,
                 trust_remote_code=False,
+                output_loading_info=True,
             ),
             choice,
             "no model.safetensors",
         )
+    note = new_weights_note(loading_info)
+    if note and shown:  # a notebook's course.prepare() silences transformers, and this note with it
+        print(note, file=sys.stderr)
     target = pick_device(str(device) if device is not None else None)
     model.to(target)
     if verbose:
         print(describe_model(model, choice, target))
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def transformers_load_report_silenced():
+    """transformers' LOAD REPORT table off: :func:`new_weights_note` says what matters, in one line."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def transformers_warnings_shown() -> bool:
+    from transformers.utils import logging as hf_logging
+
+    return hf_logging.get_verbosity() <= hf_logging.WARNING
+
+
+def new_weights_note(loading_info: dict) -> str | None:
+    """One line on weights the checkpoint lacked or had to spare (None when it fitted exactly).
+
+    A base model has no token-classification head (it is created, randomly initialised, for the
+    labels: expected before fine-tuning) and may carry a pooler that NER never uses.
+    """
+    missing, unexpected = sorted(loading_info.get("missing_keys", [])), sorted(loading_info.get("unexpected_keys", []))
+    if not missing and not unexpected:
+        return None
+    parts = []
+    if missing:
+        heads = sorted({key.split(".")[0] for key in missing})
+        parts.append(f"new, randomly initialised: {', '.join(heads)} ({len(missing)} tensors; fine-tuning trains them)")
+    if unexpected:
+        unused = sorted({key.split(".")[0] for key in unexpected})
+        parts.append(f"in the checkpoint but unused for NER: {', '.join(unused)}")
+    return "weights: " + "; ".join(parts)
 
 
 # ---------------------------------------------------------------- a tiny random BERT for tests

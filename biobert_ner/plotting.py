@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from .statistics import CorpusStatistics
+    from .corpus_statistics import CorpusStatistics
 
 
 def plot_corpus_statistics(stats_by_split: Mapping[str, "CorpusStatistics"]) -> Figure:
@@ -111,19 +111,4 @@ def plot_confusion_matrix(matrix, labels, *, normalize: bool = True) -> Figure:
     axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     axes.set_yticks(range(len(labels)), labels)
     axes.set(xlabel="predicted", ylabel="gold", title="Word tags: gold vs predicted")
-    return fig
-
-
-def plot_transfer_comparison(history_a, history_b, names=("run A", "run B")) -> Figure:
-    """Two runs' dev entity F1 and dev loss per epoch on one figure (e.g. BioBERT vs a general-domain BERT)."""
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    f1_axes, loss_axes = fig.subplots(1, 2)
-    for history, name in zip((history_a, history_b), names):
-        epochs = [record["epoch"] for record in history]
-        f1_axes.plot(epochs, [r["dev_f1"] for r in history], marker="o", label=name)
-        loss_axes.plot(epochs, [r.get("dev_loss") for r in history], marker="o", label=name)
-    f1_axes.set(title="Dev entity F1", xlabel="epoch", ylabel="F1", ylim=(0, 1))
-    loss_axes.set(title="Dev loss (per word)", xlabel="epoch", ylabel="cross-entropy")
-    for axes in (f1_axes, loss_axes):
-        axes.legend()
     return fig

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Mapping, Sequence
 
-from .alignment import Entity
+from .entities import Entity
 
 # Light colours that keep black text readable; types not listed get one from PALETTE in order.
 DEFAULT_COLORS = {"Chemical": "#a6e3a1", "Disease": "#f9c0c0", "Gene": "#a9d2f5"}

@@ -90,8 +90,9 @@ def _model_folder_files(run: TrainingRun, result: TrainingResult) -> dict[str, s
     from .model_card import CARD_FILE, NER_SETTINGS_FILE, model_card, ner_settings
 
     card = model_card(run.config, labels=label_names(run.dataset), dev=result.dev_report, test=result.test_report,
-                      best_epoch=result.best_epoch)
-    return {CARD_FILE: card, NER_SETTINGS_FILE: json.dumps(ner_settings(run.config), indent=2) + "\n"}
+                      best_epoch=result.best_epoch, precision=result.precision)
+    settings = ner_settings(run.config, result.precision).to_dict()
+    return {CARD_FILE: card, NER_SETTINGS_FILE: json.dumps(settings, indent=2) + "\n"}
 
 
 def _metrics_summary(run: TrainingRun, result: TrainingResult) -> dict:

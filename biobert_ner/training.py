@@ -40,7 +40,7 @@ from .graphed_training import make_graphed_step, prepare_keeping_forward, use_cu
 from .modelling import describe_model, load_model_and_tokenizer, resolve_model
 from .optimization import describe_device, make_accelerator, make_optimizer, make_schedule
 from .run_outputs import TrainingResult, write_epoch_outputs, write_final_outputs
-from .training_config import TrainingConfig, TrainingRun, TrainingState  # noqa: F401 (TrainingState: part of this module's API)
+from .training_config import TrainingConfig, TrainingRun, TrainingState
 
 
 

@@ -12,18 +12,16 @@ importing the loop that imports them.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from .alignment import LabelStrategy
-from .decoding import DEFAULT_DECODING, parse_decoding
+from .alignment import LabelStrategy, parse_label_strategy
+from .decoding import DEFAULT_DECODING, Decoding, parse_decoding
 from .modelling import DEFAULT_MODEL
 from .paths import relative
+from .precision import Precision, parse_precision
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 GRAPH_MODES = ("auto", "on", "off")
 
 
@@ -44,9 +42,9 @@ class TrainingConfig:
     max_grad_norm: float | None = 1.0  # clip the global gradient norm to this (None or 0: no clipping)
     gradient_accumulation_steps: int = 1  # micro-batches per update: update batch = batch_size x this x processes
     max_length: int = 128  # sub-words per sentence, [CLS]/[SEP] included; longer ones are cut (with a warning)
-    label_strategy: str = "all"  # sub-words that carry a label in training: "all" (every piece) or "first" (F1 is per word anyway)
-    decoding: str = DEFAULT_DECODING.value  # how dev tags are read to pick the best epoch: "viterbi" (most probable valid IOB2) or "argmax"
-    precision: str = "auto"  # "auto" | "fp32" | "bf16" | "fp16"; auto: bf16 where the hardware is fast at it
+    label_strategy: LabelStrategy = LabelStrategy.ALL  # sub-words that carry a label in training: "all" (every piece) or "first" (F1 is per word anyway)
+    decoding: Decoding = DEFAULT_DECODING  # how dev tags are read to pick the best epoch: "viterbi" (most probable valid IOB2) or "argmax"
+    precision: Precision = Precision.AUTO  # "auto" | "fp32" | "bf16" | "fp16"; auto: bf16 where the hardware is fast at it
     group_by_length: bool = True  # batches of similar-length sentences: less padding, same training
     seed: int = 42  # one seed for the new classifier head, dropout and batch order
     early_stopping_patience: int | None = None  # stop after this many epochs without a better dev F1 (None: never)
@@ -58,10 +56,10 @@ class TrainingConfig:
     cuda_graphs: str = "auto"  # "auto" | "on" | "off": replay each step from a CUDA graph (auto: on one CUDA GPU, see graphed_training)
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
-        LabelStrategy(self.label_strategy)  # raises for anything but "first"/"all"
-        parse_decoding(self.decoding)  # raises for anything but "viterbi"/"argmax", naming them
+        # Strings (flags, JSON) are parsed here, once; the rest of the library sees the enums.
+        self.precision = parse_precision(self.precision)
+        self.label_strategy = parse_label_strategy(self.label_strategy)
+        self.decoding = parse_decoding(self.decoding)
         if self.cuda_graphs not in GRAPH_MODES:
             raise ValueError(f"cuda_graphs must be one of {', '.join(GRAPH_MODES)}, not {self.cuda_graphs!r}")
         for name in ("epochs", "batch_size", "gradient_accumulation_steps", "max_length", "eval_batch_size"):
@@ -81,12 +79,9 @@ class TrainingConfig:
             raise ValueError(f"unknown training settings {unknown}; known: {', '.join(sorted(known))}")
         return cls(**values)
 
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> "TrainingConfig":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON-ready settings (an enum by its value)."""
+        return {name: getattr(value, "value", value) for name, value in asdict(self).items()}
 
     def __str__(self) -> str:
         # Printed at the start of every run and stored in notebook outputs: folders as repository-relative

@@ -4,7 +4,7 @@
     python scripts/build_corpus.py           # rewrite biobert_ner/corpus_data/tsv/*.tsv and DATASHEET.md stats
     python scripts/build_corpus.py --check   # change nothing; exit 1 and name each file that drifted
 
-The logic lives in ``biobert_ner.corpus``; this script only parses arguments and reports.
+The logic lives in ``biobert_ner.course_corpus``; this script only parses arguments and reports.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from biobert_ner.corpus import (
+from biobert_ner.course_corpus import (
     DATASHEET_NAME,
     CorpusMarkupError,
     build_tsv_files,

@@ -13,20 +13,15 @@ from hypothesis import strategies as st
 
 from biobert_ner.alignment import (
     IGNORE_INDEX,
-    Entity,
     LabelStrategy,
     TruncationReport,
-    Window,
     align_labels,
-    best_window_per_token,
     count_cut_words,
-    entities_from_word_tags,
     inside_label_ids,
-    merge_window_predictions,
-    plan_windows,
     tokenize_and_align,
-    word_label_ids,
 )
+from biobert_ner.entities import Entity, entities_from_word_tags, word_label_ids
+from biobert_ner.windows import Window, best_window_per_token, merge_window_predictions, plan_windows
 from biobert_ner.modelling import build_tiny_bert, load_tokenizer
 from biobert_ner.pretokenize import pretokenize
 from biobert_ner.schemes import iob2_labels, repair_iob2, spans_from_tags
@@ -183,7 +178,7 @@ def test_truncation_report_counts_exactly_the_words_without_a_token(tokenizer, s
     tokens = [words for words, _ in sentences]
     labels = [tags for _, tags in sentences]
     report = TruncationReport()
-    tokenize_and_align(tokenizer, tokens, labels, LABELS, max_length=max_length, report=report)
+    tokenize_and_align(tokenizer, tokens, labels, LABELS, max_length=max_length, strategy="first", report=report)
     expected_words = expected_sentences = 0
     for words in tokens:
         full = tokenizer(words, is_split_into_words=True, add_special_tokens=False).word_ids()

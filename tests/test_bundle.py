@@ -16,6 +16,7 @@ import pytest
 from biobert_ner.bundle import REQUIRED_FILES, Bundle, BundleError, OnnxBackend
 from biobert_ner.golden import read_golden
 from biobert_ner.inference import NerPipeline
+from biobert_ner.schemes import decoding_tables
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMITTED_BUNDLE = REPO_ROOT / "tests" / "fixtures" / "golden" / "tiny-bundle"
@@ -24,13 +25,20 @@ COMMITTED_BUNDLE = REPO_ROOT / "tests" / "fixtures" / "golden" / "tiny-bundle"
 def valid_info() -> dict:
     return {
         "format": "biobert-ner-bundle",
-        "format_version": 1,
+        "format_version": 2,
         "model_name": "test",
         "inputs": ["input_ids", "attention_mask"],
         "output": "logits",
-        "max_length": 64,
+        "window_length": 64,
         "stride": 16,
         "label_scheme": "IOB2",
+        "decoding": "argmax",
+        "decoding_tables": {  # labels O, B-Gene, I-Gene: I-Gene only after B-Gene or I-Gene, never first
+            "prefixes": ["B", "I"],
+            "starts": [True, True, False],
+            "transitions": [[True, True, False], [True, True, True], [True, True, True]],
+            "ends": [True, True, True],
+        },
         "num_labels": 3,
         "special_tokens": {
             name: {"token": token, "id": token_id}
@@ -69,9 +77,10 @@ def assert_bad(folder: Path, file: str, problem: str) -> BundleError:
 def test_a_valid_bundle_loads(tmp_path: Path) -> None:
     bundle = Bundle.load(write_bundle(tmp_path))
     assert bundle.labels == ["O", "B-Gene", "I-Gene"]
-    assert (bundle.max_length, bundle.stride, bundle.cls_id, bundle.sep_id, bundle.pad_id) == (64, 16, 2, 3, 0)
+    assert (bundle.window_length, bundle.stride, bundle.cls_id, bundle.sep_id, bundle.pad_id) == (64, 16, 2, 3, 0)
     assert (bundle.inputs, bundle.output, bundle.model_name) == (["input_ids", "attention_mask"], "logits", "test")
-    assert "max_length=64" in str(bundle)
+    assert bundle.decoding.value == "argmax" and bundle.tables.starts == (True, True, False)
+    assert "window_length=64" in str(bundle) and "decoding=argmax" in str(bundle)
 
 
 def test_not_a_folder(tmp_path: Path) -> None:
@@ -135,18 +144,24 @@ def _set(path: str, value):
     [
         (_set("format", "something-else"), "format is 'something-else', expected 'biobert-ner-bundle'"),
         (_set("format", ...), "missing key 'format'"),
-        (_set("format_version", 2), "format_version 2 is not supported"),
-        (_set("format_version", 0), "format_version 0 is not supported"),
+        (_set("format_version", 3), "format_version 3 is not supported"),
+        (_set("format_version", 1), "format_version 1 is no longer read: it stores neither the decoding nor its tables; "
+                                    "export the model again (`biobert-ner export --model-dir MODEL -o BUNDLE`)"),
         (_set("format_version", "1"), "'format_version' must be an integer"),
         (_set("format_version", True), "'format_version' must be an integer"),
         (_set("label_scheme", "IOBES"), "label_scheme is 'IOBES'; this code decodes IOB2 only"),
         (_set("pretokenizer.name", "whitespace"), "pretokenizer 'whitespace' is not the one implemented here"),
         (_set("pretokenizer", "biobert-ner-words-v1"), "'pretokenizer' must be an object"),
-        (_set("max_length", ...), "missing key 'max_length'"),
-        (_set("max_length", 2), "need max_length >= 3"),
+        (_set("window_length", ...), "missing key 'window_length'"),
+        (_set("window_length", 2), "need window_length >= 3"),
         (_set("stride", "sixteen"), "'stride' must be an integer"),
-        (_set("stride", 62), "0 <= stride < max_length - 2"),
-        (_set("stride", -1), "0 <= stride < max_length - 2"),
+        (_set("stride", 62), "0 <= stride < window_length - 2"),
+        (_set("stride", -1), "0 <= stride < window_length - 2"),
+        (_set("decoding", ...), "missing key 'decoding'"),
+        (_set("decoding", "crf"), "decoding must be one of viterbi, argmax, not 'crf'"),
+        (_set("decoding_tables", ...), "missing key 'decoding_tables'"),
+        (_set("decoding_tables.starts", [True, True, True]), "decoding_tables.starts is not the IOB2 table of labels.json's labels"),
+        (_set("decoding_tables.transitions", [[True] * 3] * 3), "decoding_tables.transitions is not the IOB2 table"),
         (_set("special_tokens.sep", ...), "missing key 'sep'"),
         (_set("special_tokens.cls.id", 2.5), "'id' must be an integer"),
         (_set("inputs", []), "must include input_ids"),
@@ -160,7 +175,7 @@ def test_bundle_json_checks(tmp_path: Path, edit, problem: str) -> None:
 
 
 def test_integral_floats_are_integers_as_in_java(tmp_path: Path) -> None:
-    assert Bundle.load(write_bundle(tmp_path, _set("max_length", 64.0))).max_length == 64
+    assert Bundle.load(write_bundle(tmp_path, _set("window_length", 64.0))).window_length == 64
 
 
 # ---------------------------------------------------------------- the model: ONNX Runtime session checks
@@ -183,6 +198,7 @@ def test_labels_that_do_not_match_the_model(tmp_path: Path) -> None:
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))[:-1]
     info = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
     info["num_labels"] = len(labels)
+    info["decoding_tables"] = decoding_tables(labels, "IOB2").to_dict()  # consistent with the shorter list: only the model disagrees
     (folder / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
     (folder / "bundle.json").write_text(json.dumps(info), encoding="utf-8")
     with pytest.raises(BundleError, match=f"model.onnx predicts {len(labels) + 1}") as raised:

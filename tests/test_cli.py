@@ -179,7 +179,7 @@ def test_predict_files_to_output(capsys, tmp_path, tiny_model_dir):
     output = tmp_path / "out" / "entities.jsonl"
     code, out, err = run_main(
         capsys, "predict", "--model-dir", str(tiny_model_dir), str(first), str(second), "--output", str(output),
-        "--max-length", "8", "--stride", "2", "--precision", "bf16",
+        "--window-length", "8", "--stride", "2", "--precision", "bf16",
     )
     assert code == 0, err
     assert out == ""
@@ -199,7 +199,7 @@ def test_predict_with_a_bundle_runs_onnx_runtime_and_prints_the_same_lines(capsy
     assert code == 0, err
     assert "bundle: Bundle(" in err and "onnxruntime, threads=1" in err
     model = save_tiny_test_model(tmp_path / "tiny", tiny_model_texts())
-    code, torch_out, err = run_main(capsys, "predict", "--model-dir", str(model), "--max-length", "64", "--stride", "16",
+    code, torch_out, err = run_main(capsys, "predict", "--model-dir", str(model), "--window-length", "64", "--stride", "16",
                                     stdin=text, monkeypatch=monkeypatch)
     assert code == 0, err
     onnx_records, torch_records = [json.loads(line) for line in out.splitlines()], [json.loads(line) for line in torch_out.splitlines()]
@@ -213,7 +213,8 @@ def test_predict_with_a_bundle_runs_onnx_runtime_and_prints_the_same_lines(capsy
 @pytest.mark.parametrize(
     ("flags", "fragment"),
     [
-        (["--max-length", "128"], "--window-length: a bundle runs with the window length and stride it was exported with"),
+        (["--window-length", "128"], "--window-length: a bundle runs with the window length and stride it was exported with"),
+        (["--max-length", "128"], "--max-length"),  # the sentence length: no setting of predict
         (["--stride", "8"], "--stride: a bundle runs with"),
         (["--precision", "bf16"], "--precision bf16: a bundle runs in fp32"),
         (["--device", "cuda"], "--device cuda: a bundle runs on the CPU"),
@@ -240,10 +241,14 @@ def test_predict_with_a_broken_bundle_names_the_file(capsys, tmp_path):
     for name in ("bundle.json", "labels.json", "tokenizer.json", "model.onnx"):
         (bundle / name).write_bytes((COMMITTED_BUNDLE / name).read_bytes())
     info = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
-    (bundle / "bundle.json").write_text(json.dumps({**info, "format_version": 2}), encoding="utf-8")
+    (bundle / "bundle.json").write_text(json.dumps({**info, "format_version": 3}), encoding="utf-8")
     code, _, err = run_main(capsys, "predict", "--bundle", str(bundle))
     assert code == 1
-    assert_one_error_line(err, f"{bundle / 'bundle.json'}: format_version 2 is not supported")
+    assert_one_error_line(err, f"{bundle / 'bundle.json'}: format_version 3 is not supported")
+    (bundle / "bundle.json").write_text(json.dumps({**info, "format_version": 1}), encoding="utf-8")  # an older bundle
+    code, _, err = run_main(capsys, "predict", "--bundle", str(bundle))
+    assert code == 1
+    assert_one_error_line(err, f"{bundle / 'bundle.json'}: format_version 1 is no longer read", "export the model again")
     code, _, err = run_main(capsys, "predict", "--bundle", str(tmp_path / "nowhere"))
     assert code == 2
     assert_one_error_line(err, "does not exist")
@@ -258,6 +263,37 @@ def test_missing_model_dir_is_a_usage_error(capsys, tmp_path):
     assert_one_error_line(err, "does not exist", "--model-dir")
 
 
+def test_predict_decodes_as_the_model_was_scored_and_says_when_told_otherwise(capsys, monkeypatch, tmp_path, tiny_model_dir):
+    """A model saved with argmax is predicted with argmax; --decoding viterbi is printed as an override, and differs."""
+    import shutil
+
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    (model / "ner_settings.json").write_text(json.dumps({"decoding": "argmax"}), encoding="utf-8")
+    text = "Cisplatin induced nephrotoxicity in patients with lung cancer and BRCA1 mutations in breast cancer.\n"
+    outputs = {}
+    for flags in ([], ["--decoding", "argmax"], ["--decoding", "viterbi"]):
+        code, out, err = run_main(capsys, "predict", "--model-dir", str(model), *flags, stdin=text, monkeypatch=monkeypatch)
+        assert code == 0, err
+        outputs[tuple(flags)] = out
+        assert ("overrides argmax saved with the model" in err) == (flags == ["--decoding", "viterbi"]), err
+        assert f"decoding={'viterbi' if 'viterbi' in flags else 'argmax'}" in err
+    assert outputs[()] == outputs[("--decoding", "argmax")] != outputs[("--decoding", "viterbi")]
+
+
+def test_predict_with_a_bundle_decodes_as_the_bundle_says(capsys, monkeypatch, tmp_path):
+    import shutil
+
+    bundle = shutil.copytree(COMMITTED_BUNDLE, tmp_path / "bundle")
+    info = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
+    (bundle / "bundle.json").write_text(json.dumps({**info, "decoding": "argmax"}), encoding="utf-8")
+    text = "Cisplatin induced nephrotoxicity in patients with lung cancer and BRCA1 mutations in breast cancer.\n"
+    code, argmax_out, err = run_main(capsys, "predict", "--bundle", str(bundle), stdin=text, monkeypatch=monkeypatch)
+    assert code == 0 and "decoding=argmax" in err, err
+    code, viterbi_out, err = run_main(capsys, "predict", "--bundle", str(bundle), "--decoding", "viterbi", stdin=text, monkeypatch=monkeypatch)
+    assert code == 0 and "decoding: viterbi (overrides argmax saved in the bundle)" in err, err
+    assert argmax_out != viterbi_out
+
+
 def test_folder_that_is_not_a_model(capsys, tmp_path):
     code, _, err = run_main(capsys, "predict", "--model-dir", str(tmp_path))
     assert code == 2
@@ -265,7 +301,7 @@ def test_folder_that_is_not_a_model(capsys, tmp_path):
 
 
 def test_bad_inference_settings_are_usage_errors(capsys, tiny_model_dir):
-    code, _, err = run_main(capsys, "predict", "--model-dir", str(tiny_model_dir), "--max-length", "16", "--stride", "14")
+    code, _, err = run_main(capsys, "predict", "--model-dir", str(tiny_model_dir), "--window-length", "16", "--stride", "14")
     assert code == 2
     assert_one_error_line(err, "stride")
 
@@ -383,8 +419,8 @@ def test_train_evaluate_predict_end_to_end(tmp_path, tiny_model_dir):
     report = json.loads((run / "evaluation-test.json").read_text())
     assert report["split"] == "test" and 0.0 <= report["entity_f1"] <= 1.0
     metrics = json.loads((run / "metrics.json").read_text())
-    # evaluate reads the training max_length from the model folder: the same model scores as training scored it
-    assert report["max_length"] == 128 and "max_length: 128 (the training run's)" in evaluated.stderr
+    # evaluate reads the training settings from the model folder: the same model scores as training scored it
+    assert report["max_length"] == 128 and "settings: max_length=128 precision=fp32 decoding=viterbi" in evaluated.stderr
     assert report["entity_f1"] == pytest.approx(metrics["test"]["entity_f1"], abs=1e-9)
 
     predicted = run_command(
@@ -393,6 +429,34 @@ def test_train_evaluate_predict_end_to_end(tmp_path, tiny_model_dir):
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     (record,) = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert record["text"] == "Cisplatin induced nephrotoxicity in rats."
+
+
+def test_evaluate_scores_exactly_as_training_scored_with_its_saved_settings(capsys, tmp_path, tiny_model_dir):
+    """Trained with argmax, bf16 and short sentences, evaluate repeats train()'s test F1 without being told any of them."""
+    from biobert_ner.model_card import load_ner_settings
+    from biobert_ner.training import TrainingConfig, train
+
+    config = TrainingConfig(
+        model=str(tiny_model_dir), data="bundled", output_dir=str(tmp_path / "run"), epochs=1, batch_size=32,
+        learning_rate=1e-3, max_length=24, decoding="argmax", precision="bf16", max_train_sentences=64,
+        checkpoint_every_epoch=False,
+    )
+    result = train(config)
+    capsys.readouterr()
+    saved = load_ner_settings(tmp_path / "run" / "model")
+    assert (saved.max_length, saved.decoding.value, saved.precision.value) == (24, "argmax", "bf16")
+    output = tmp_path / "evaluation.json"
+    code, out, err = run_main(capsys, "evaluate", "--model-dir", str(tmp_path / "run" / "model"), "--output", str(output))
+    assert code == 0, err
+    assert "settings: max_length=24 precision=bf16 decoding=argmax" in err and "overrides" not in err
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["entity_f1"] == result.test_report["entity_f1"]  # exactly, not approximately
+    assert report["repaired_sentences"] == result.test_report["repaired_sentences"] > 0  # argmax ran, as in training
+    micro = next(line for line in out.splitlines() if line.startswith("micro"))
+    assert micro.split()[3] == f"{result.test_report['entity_f1']:.4f}"
+    code, _, err = run_main(capsys, "evaluate", "--model-dir", str(tmp_path / "run" / "model"), "--output", str(output),
+                            "--decoding", "viterbi")
+    assert code == 0 and "decoding: viterbi (overrides argmax saved with the model)" in err
 
 
 def test_evaluate_decodes_with_viterbi_unless_told_and_says_which(capsys, tmp_path, tiny_model_dir):

@@ -26,7 +26,7 @@ from biobert_ner.data import (
 )
 from biobert_ner.plotting import plot_corpus_statistics
 from biobert_ner.schemes import Span, tags_from_spans
-from biobert_ner.statistics import corpus_statistics, statistics_by_split, statistics_table
+from biobert_ner.corpus_statistics import corpus_statistics, statistics_by_split, statistics_table
 
 DISEASE_LABELS = ["O", "B-Disease", "I-Disease"]
 

@@ -193,13 +193,13 @@ def tiny_tokenizer(tiny_model_dir):
 def test_word_tag_is_the_first_sub_words_tag(tiny_tokenizer):
     sentences = [["nephrotoxicity", "of", "cisplatin"], ["zzzqqq"]]
     assert any(len(tiny_tokenizer.tokenize(word)) > 1 for word in sentences[0])  # the test needs split words
-    tags = predict_word_tags(PiecesModel(tiny_tokenizer), tiny_tokenizer, sentences, batch_size=1)
+    tags = predict_word_tags(PiecesModel(tiny_tokenizer), tiny_tokenizer, sentences, batch_size=1, decoding="viterbi")
     assert tags == [["B-Chemical"] * 3, ["B-Chemical"]]
 
 
 def test_words_cut_by_max_length_are_tagged_o_not_dropped(tiny_tokenizer):
     sentence = ["cisplatin"] * 20
-    (tags,) = predict_word_tags(PiecesModel(tiny_tokenizer), tiny_tokenizer, [sentence], max_length=8)
+    (tags,) = predict_word_tags(PiecesModel(tiny_tokenizer), tiny_tokenizer, [sentence], max_length=8, decoding="viterbi")
     assert len(tags) == 20
     assert tags[-1] == "O" and tags[0] == "B-Chemical"
 
@@ -214,9 +214,9 @@ def test_word_loss_uses_first_sub_words_only(tiny_tokenizer):
 
     features = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=LABELS))})
     split = Dataset.from_dict({"tokens": [["nephrotoxicity", "of", "cisplatin"]], "ner_tags": [[3, 0, 1]]}, features=features)
-    result = predict_words(Uniform(tiny_tokenizer), tiny_tokenizer, split)
+    result = predict_words(Uniform(tiny_tokenizer), tiny_tokenizer, split, decoding="viterbi")
     assert result.loss == pytest.approx(math.log(len(LABELS)))
-    assert predict_words(Uniform(tiny_tokenizer), tiny_tokenizer, [["of"]]).loss is None  # no gold, no loss
+    assert predict_words(Uniform(tiny_tokenizer), tiny_tokenizer, [["of"]], decoding="viterbi").loss is None  # no gold, no loss
 
 
 def test_predictions_come_back_in_the_original_order(tiny_tokenizer):
@@ -231,7 +231,7 @@ def test_predictions_come_back_in_the_original_order(tiny_tokenizer):
             return SimpleNamespace(logits=logits)
 
     sentences = [["of"] * 5, ["of"], ["of"] * 3, ["of"]]
-    tags = predict_word_tags(LengthTagger(tiny_tokenizer), tiny_tokenizer, sentences, batch_size=1)
+    tags = predict_word_tags(LengthTagger(tiny_tokenizer), tiny_tokenizer, sentences, batch_size=1, decoding="viterbi")
     assert [t[0] for t in tags] == ["B-Chemical", "B-Disease", "B-Chemical", "B-Disease"]
     assert [len(t) for t in tags] == [5, 1, 3, 1]
 
@@ -239,7 +239,7 @@ def test_predictions_come_back_in_the_original_order(tiny_tokenizer):
 def test_figures_for_evaluation_and_training():
     from matplotlib.figure import Figure
 
-    from biobert_ner.plotting import plot_confusion_matrix, plot_training_curves, plot_transfer_comparison
+    from biobert_ner.plotting import plot_confusion_matrix, plot_training_curves
 
     labels = ["O", "B-Disease", "I-Disease"]
     matrix = token_confusion_matrix([["O", "B-Disease", "I-Disease"]], [["O", "B-Disease", "O"]], labels)
@@ -251,5 +251,3 @@ def test_figures_for_evaluation_and_training():
         {"epoch": 2, "train_loss": 0.5, "dev_loss": 0.6, "dev_f1": 0.5},
     ]
     assert len(plot_training_curves(history, best_epoch=2).axes) == 2
-    comparison = plot_transfer_comparison(history, history[:1], names=("BioBERT", "MiniLM"))
-    assert [line.get_label() for line in comparison.axes[0].lines] == ["BioBERT", "MiniLM"]

@@ -19,8 +19,9 @@ from biobert_ner.pretokenize import pretokenize
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMITTED_BUNDLE = REPO_ROOT / "tests" / "fixtures" / "golden" / "tiny-bundle"
 BUNDLE_KEYS = {
-    "format", "format_version", "model_name", "model_type", "inputs", "output", "max_length", "stride",
-    "label_scheme", "num_labels", "special_tokens", "lowercase", "strip_accents", "pretokenizer", "decoding", "export",
+    "format", "format_version", "model_name", "model_type", "inputs", "output", "window_length", "stride",
+    "label_scheme", "num_labels", "special_tokens", "lowercase", "strip_accents", "pretokenizer", "decoding", "decoding_tables",
+    "reading", "export",
 }
 FIXTURE_KEYS = {"name", "why", "text", "words", "token_ids", "word_ids", "windows", "window_input_ids", "logits", "entities"}
 
@@ -66,11 +67,14 @@ def test_command_line_arguments(tmp_path: Path) -> None:
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    args = parser.parse_args(["export", "--model-dir", str(model), "-o", "runs/x/bundle", "--max-length", "128"])
+    args = parser.parse_args(["export", "--model-dir", str(model), "-o", "runs/x/bundle", "--window-length", "128"])
     settings = predict_commands.export_settings(args)  # the flags typed, ExportConfig's defaults for the rest
     assert (args.model_dir, args.output, settings.window_length, settings.stride, args.tiny, settings.fuse) == (model, "runs/x/bundle", 128, 64, False, True)
     assert (settings.opset, settings.tolerance, args.texts) == (None, 1e-4, None)
     assert parser.parse_args(["export", "--tiny", "-o", "x", "--no-fuse"]).fuse is False
+    assert predict_commands.export_settings(parser.parse_args(["export", "--tiny", "-o", "x", "--decoding", "argmax"])).decoding.value == "argmax"
+    with pytest.raises(cli.UsageError, match="--max-length"):  # the sentence length: not an export setting
+        parser.parse_args(["export", "--tiny", "-o", "x", "--max-length", "128"])
     with pytest.raises(cli.UsageError, match="--model-dir --tiny"):
         parser.parse_args(["export", "-o", "x"])  # a model (or --tiny) is required
     with pytest.raises(cli.UsageError, match="does not exist"):
@@ -88,7 +92,7 @@ def test_committed_golden_bundle_still_matches_python() -> None:
 
     Words, sub-word ids and windows from today's pre-tokenizer/tokenizer/windows, entities decoded
     from the stored logits, and ONNX Runtime's logits: all equal to what is committed.
-    Regenerate with ``biobert-ner export --tiny -o tests/fixtures/golden/tiny-bundle --max-length 64 --stride 16``.
+    Regenerate with ``biobert-ner export --tiny -o tests/fixtures/golden/tiny-bundle --window-length 64 --stride 16``.
     """
     report = check_bundle(COMMITTED_BUNDLE)
     assert report.ok, str(report)
@@ -166,8 +170,9 @@ def test_bundle_files_are_valid_json_with_the_expected_keys(exported, tiny_model
     bundle, _ = exported
     info = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
     assert BUNDLE_KEYS <= set(info)
-    assert (info["format"], info["format_version"], info["label_scheme"]) == ("biobert-ner-bundle", 1, "IOB2")
-    assert (info["max_length"], info["stride"]) == (32, 8)
+    assert (info["format"], info["format_version"], info["label_scheme"]) == ("biobert-ner-bundle", 2, "IOB2")
+    assert (info["window_length"], info["stride"], info["decoding"]) == (32, 8, "viterbi")
+    assert "window_length" not in json.loads((bundle / "golden.json").read_text(encoding="utf-8"))  # stored once
     assert info["pretokenizer"]["name"] == "biobert-ner-words-v1"
     assert info["inputs"] == ["input_ids", "attention_mask"] and info["output"] == "logits"
     assert info["lowercase"] is False  # the tiny BERT is cased

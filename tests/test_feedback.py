@@ -21,7 +21,9 @@ import numpy as np
 import pytest
 import torch
 
-from biobert_ner import alignment, baselines, batching, checks, data, evaluation, grading, inference, optimization, pretokenize, schemes, statistics
+import biobert_ner.entities
+import biobert_ner.windows
+from biobert_ner import alignment, baselines, batching, checks, corpus_statistics, data, evaluation, grading, inference, optimization, pretokenize, schemes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
@@ -306,11 +308,11 @@ return [s for s in spans if not any(w.start <= first[s.start] and first[s.end - 
         "smallest_safe_stride": """
 for stride in range(window_length - 2):
     word_ids, spans = tokenized[0]  # only the first document is looked at
-    if not cut_entities(word_ids, alignment.plan_windows(len(word_ids), window_length - 2, stride), spans):
+    if not cut_entities(word_ids, biobert_ner.windows.plan_windows(len(word_ids), window_length - 2, stride), spans):
         return stride
 """,
         "stride_answers": """
-cut_at_zero = sum(len(cut_entities(ids, alignment.plan_windows(len(ids), 126, 0), spans)) for ids, spans in tokenized)
+cut_at_zero = sum(len(cut_entities(ids, biobert_ner.windows.plan_windows(len(ids), 126, 0), spans)) for ids, spans in tokenized)
 longest_entity = max(span.end - span.start for _, spans in tokenized for span in spans)  # in words, not sub-words
 return cut_at_zero, smallest_safe_stride(tokenized, 128), longest_entity
 """,
@@ -461,7 +463,7 @@ def test_seed_sd_averaging_standard_deviations_is_shown_both_numbers():
 
 def test_cut_entities_looking_at_first_pieces_only_is_shown_the_missing_span():
     word_ids = [0, 0, 1, 1, 1, 2, 2, 3]  # word 1 is three pieces, the window edge falls between its second and third
-    windows = [alignment.Window(0, 4), alignment.Window(4, 8)]
+    windows = [biobert_ner.windows.Window(0, 4), biobert_ner.windows.Window(4, 8)]
     spans = [schemes.Span(0, 1, "Disease"), schemes.Span(1, 2, "Disease"), schemes.Span(2, 4, "Disease")]
     report = report_of(
         wrong_function("07_inference.ipynb", "cut_entities"), lambda *case: [spans[1]], [(word_ids, windows, spans)], name="cut_entities",
@@ -524,7 +526,7 @@ def test_truncation_cost_counting_only_mentions_cut_whole_is_shown_the_count(min
     sentences = [data.Sentence(words, ["O", "O", "B-Disease", "I-Disease", "O", "O"])]
     report = report_of(
         wrong_function("03_label_alignment.ipynb", "truncation_cost"),
-        lambda *case: dataclasses.asdict(statistics.truncation_cost(*case)),
+        lambda *case: dataclasses.asdict(corpus_statistics.truncation_cost(*case)),
         [(tokenizer, sentences, 6)],
         explain=checks.mapping_difference,
     )
@@ -542,7 +544,7 @@ def test_loss_label_counts_keeping_b_on_continuation_pieces_is_shown_the_label(m
     assert first == {"B-Disease": 1, "O": 2}  # the mistake only shows under "all"
     report = report_of(
         wrong_function("03_label_alignment.ipynb", "loss_label_counts"),
-        statistics.loss_label_counts,
+        corpus_statistics.loss_label_counts,
         [(tokenizer, sentences, names, "all")],
         describe=lambda case: f"strategy={case[3]!r}",
         explain=checks.mapping_difference,
@@ -552,10 +554,10 @@ def test_loss_label_counts_keeping_b_on_continuation_pieces_is_shown_the_label(m
 
 
 def test_merge_windows_breaking_ties_late_is_shown_the_windows_of_the_position():
-    windows = alignment.plan_windows(40, 10, 5)  # overlaps of 5: the middle one is a tie
+    windows = biobert_ner.windows.plan_windows(40, 10, 5)  # overlaps of 5: the middle one is a tie
     predictions = [[(w, position) for position in range(window.start, window.end)] for w, window in enumerate(windows)]
     report = report_of(
-        wrong_function("03_label_alignment.ipynb", "merge_windows"), alignment.merge_window_predictions, [(windows, predictions, 40)],
+        wrong_function("03_label_alignment.ipynb", "merge_windows"), biobert_ner.windows.merge_window_predictions, [(windows, predictions, 40)],
         context=lambda case, i: f"in windows {[w for w, window in enumerate(case[0]) if window.start <= i < window.end]}",
         describe=lambda case: f"{len(case[0])} windows",
     )
@@ -673,7 +675,7 @@ def test_to_bfloat16_truncating_is_shown_the_largest_difference():
 def test_token_predictions_keeping_the_special_tokens_is_told_the_lengths():
     logits = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
     report = report_of(
-        wrong_function("07_inference.ipynb", "token_predictions"), inference.token_predictions, [(logits,)], tolerance=1e-5,
+        wrong_function("07_inference.ipynb", "token_predictions"), biobert_ner.entities.token_predictions, [(logits,)], tolerance=1e-5,
         context=lambda case, i: f"logits row {i + 1}",
     )
     assert_points_at(report, REPORTS["07_inference.ipynb", "test_token_predictions"])
@@ -683,7 +685,7 @@ def test_token_predictions_keeping_the_special_tokens_is_told_the_lengths():
 def test_entities_with_offsets_dropping_a_leading_i_tag_is_shown_the_entity():
     text = "fever and cough"
     def library(text, words, tags):
-        return [(e.type, e.text, e.start, e.end) for e in alignment.entities_from_word_tags(text, words, tags)]
+        return [(e.type, e.text, e.start, e.end) for e in biobert_ner.entities.entities_from_word_tags(text, words, tags)]
 
     cases = [(text, pretokenize.pretokenize(text), ["I-Disease", "O", "B-Disease"])]
     report = report_of(wrong_function("07_inference.ipynb", "entities_with_offsets"), library, cases)

@@ -16,21 +16,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from biobert_ner.alignment import Entity, Window, best_window_per_token
-from biobert_ner.inference import (
-    DocumentEncoding,
-    InferenceConfig,
-    NerPipeline,
-    Precision,
-    TorchBackend,
-    decode_document,
-    forward_windows,
-    length_sorted_batches,
-    pad_batch,
-    softmax,
-    token_predictions,
-    word_predictions,
-)
+from biobert_ner.entities import Entity
+from biobert_ner.windows import Window, best_window_per_token
+from biobert_ner.entities import decode_document, softmax, token_predictions, word_predictions
+from biobert_ner.inference import InferenceConfig, NerPipeline, TorchBackend, forward_windows, length_sorted_batches, pad_batch
+from biobert_ner.windows import DocumentEncoding
+from biobert_ner.precision import Precision
 from biobert_ner.pretokenize import Word, pretokenize
 from biobert_ner.render import entity_colors, render_entities_html
 
@@ -104,7 +95,7 @@ def test_words_without_tokens_are_outside(ner):
     encoding = ner.encode(text)
     assert [word.text for word in encoding.words] == ["BRCA1", "\x00", "breast", "cancer"]
     assert 1 not in encoding.word_ids  # the tokenizer drops the control character
-    tags, scores = word_predictions(encoding, ner.logits(text), ner.label_names)
+    tags, scores = word_predictions(encoding, ner.logits(text), ner.label_names, "viterbi")
     assert len(tags) == 4 and tags[1] == "O" and scores[1] == 1.0
     assert_offsets_slice(text, ner(text))
 
@@ -130,7 +121,7 @@ def test_random_logits_always_give_slicing_offsets(ner, text, seed):
     encoding = ner.encode(text)
     rng = np.random.default_rng(seed)
     logits = [rng.normal(size=(len(ids), len(ner.label_names))).astype(np.float32) for ids in encoding.window_input_ids]
-    entities = decode_document(encoding, logits, ner.label_names)
+    entities = decode_document(encoding, logits, ner.label_names, "viterbi")
     assert_offsets_slice(text, entities)
 
 
@@ -168,11 +159,11 @@ def test_viterbi_decoding_weighs_an_entity_without_its_start_against_none():
     logits[1] = [3.0, 0.0, 0.0]  # Cisplatin: O (p 0.91)
     logits[2] = [0.0, 2.0, 2.5]  # nephro: I-Disease best, B-Disease close behind
     logits[4] = [3.0, 0.0, 0.0]
-    entities = decode_document(hand_encoding(), [logits], labels)
+    entities = decode_document(hand_encoding(), [logits], labels, "viterbi")
     assert spans(entities) == [("Disease", 10, 24)]  # O B-Disease O: B- nearly as likely as I-
     assert entities[0].score == pytest.approx(float(softmax(logits[2])[1]))  # the probability of the tag chosen
     logits[2] = [2.4, 0.0, 2.5]  # now O is nearly as likely as I-, B- is not: no entity
-    assert decode_document(hand_encoding(), [logits], labels) == []
+    assert decode_document(hand_encoding(), [logits], labels, "viterbi") == []
     assert spans(decode_document(hand_encoding(), [logits], labels, decoding="argmax")) == [("Disease", 10, 24)]  # repaired
 
 
@@ -180,7 +171,7 @@ def test_decode_scores_are_mean_word_probabilities():
     labels = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
     logits = one_hot_logits([0, 3, 4, 4, 0, 0])
     logits[2, 4] = 1.0  # the second word is less sure
-    entities = decode_document(hand_encoding(), [logits], labels)
+    entities = decode_document(hand_encoding(), [logits], labels, "viterbi")
     assert spans(entities) == [("Disease", 0, 24)]
     expected = (softmax(logits[1])[3] + softmax(logits[2])[4]) / 2
     assert entities[0].score == pytest.approx(float(expected))
@@ -193,7 +184,7 @@ def test_token_predictions_drop_cls_and_sep():
 
 def test_decode_checks_the_number_of_windows():
     with pytest.raises(ValueError, match="1 windows but 2 logit arrays"):
-        decode_document(hand_encoding(), [one_hot_logits([0] * 6)] * 2, ["O"] * 5)
+        decode_document(hand_encoding(), [one_hot_logits([0] * 6)] * 2, ["O"] * 5, "viterbi")
 
 
 def test_softmax_is_stable_for_large_logits():
@@ -398,10 +389,10 @@ def test_bf16_runs_and_mostly_agrees_with_fp32(tiny_model_dir, ner):
     bf16 = NerPipeline.from_pretrained(tiny_model_dir, device="cpu", precision="bf16", verbose=False)
     text = " ".join(TEXTS)
     encoding = ner.encode(text)
-    fp32_tags, _ = word_predictions(encoding, ner.logits(text), ner.label_names)
+    fp32_tags, _ = word_predictions(encoding, ner.logits(text), ner.label_names, "viterbi")
     bf16_logits = bf16.logits(text)
     assert all(logits.dtype == np.float32 for logits in bf16_logits)  # results are float32 whatever the compute type
-    bf16_tags, _ = word_predictions(encoding, bf16_logits, ner.label_names)
+    bf16_tags, _ = word_predictions(encoding, bf16_logits, ner.label_names, "viterbi")
     assert_offsets_slice(text, bf16(text))
     # a random tiny model has near-ties, so allow a few flips; a real model agrees far more
     assert np.mean([a == b for a, b in zip(fp32_tags, bf16_tags)]) > 0.8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from biobert_ner.model_card import load_ner_settings, model_card, ner_settings
+from biobert_ner.model_card import NerSettings, load_ner_settings, model_card, ner_settings, resolve_setting
 from biobert_ner.training import TrainingConfig
 
 REPORT = {
@@ -16,15 +16,32 @@ REPORT = {
 def test_settings_round_trip_and_a_folder_without_them(tmp_path):
     import json
 
-    config = TrainingConfig(model="minilm", data="ncbi-disease", max_length=96)
-    (tmp_path / "ner_settings.json").write_text(json.dumps(ner_settings(config)))
-    assert load_ner_settings(tmp_path)["max_length"] == 96
-    assert load_ner_settings(tmp_path / "elsewhere") == {}  # a model made elsewhere: callers keep their defaults
+    config = TrainingConfig(model="minilm", data="ncbi-disease", max_length=96, decoding="argmax", precision="auto")
+    written = ner_settings(config, "bf16").to_dict()
+    assert written == {"max_length": 96, "label_scheme": "IOB2", "label_strategy": "all", "decoding": "argmax",
+                       "precision": "bf16", "base_model": "minilm", "data": "ncbi-disease"}  # what ran, not "auto"
+    (tmp_path / "ner_settings.json").write_text(json.dumps(written))
+    assert load_ner_settings(tmp_path) == ner_settings(config, "bf16")
+    # a model made elsewhere (or before these keys were saved): the training defaults, scored in fp32
+    assert load_ner_settings(tmp_path / "elsewhere") == NerSettings()
+    assert load_ner_settings(tmp_path / "elsewhere").to_dict()["max_length"] == TrainingConfig.max_length
+    (tmp_path / "ner_settings.json").write_text(json.dumps({"max_length": 64}))
+    assert load_ner_settings(tmp_path).decoding.value == TrainingConfig.decoding.value
+
+
+def test_a_setting_given_that_differs_from_the_saved_one_is_printed_as_an_override(capsys):
+    assert resolve_setting("decoding", None, "viterbi") == "viterbi"
+    assert resolve_setting("decoding", "viterbi", "viterbi") == "viterbi"
+    assert capsys.readouterr().err == ""
+    assert resolve_setting("decoding", "argmax", "viterbi") == "argmax"
+    assert capsys.readouterr().err == "decoding: argmax (overrides viterbi saved with the model)\n"
 
 
 @pytest.mark.parametrize(
     "text, problem",
-    [('{"max_length": 128,', "ner_settings.json:1: not valid JSON"), ('{"label_scheme": "IOBES"}', "IOB2 only")],
+    [('{"max_length": 128,', "ner_settings.json:1: not valid JSON"), ('{"label_scheme": "IOBES"}', "IOB2 only"),
+     ('{"precision": "auto"}', "ner_settings.json: precision must be one of fp32, bf16, fp16, not 'auto'"),
+     ('{"decodng": "argmax"}', "ner_settings.json: unknown settings decodng")],
 )
 def test_broken_settings_name_the_file_and_problem(tmp_path, text, problem):
     (tmp_path / "ner_settings.json").write_text(text)
@@ -34,10 +51,11 @@ def test_broken_settings_name_the_file_and_problem(tmp_path, text, problem):
 
 def test_card_names_model_data_licence_and_scores():
     config = TrainingConfig(model="minilm", data="ncbi-disease", epochs=5, learning_rate=2e-4)
-    card = model_card(config, labels=["O", "B-Disease", "I-Disease"], dev=REPORT, test=REPORT, best_epoch=4)
+    card = model_card(config, labels=["O", "B-Disease", "I-Disease"], dev=REPORT, test=REPORT, best_epoch=4, precision="bf16")
     assert card.splitlines()[:3] == ["---", "license: apache-2.0", "base_model: sentence-transformers/all-MiniLM-L6-v2"]
     assert "# Biomedical NER (Disease), fine-tuned from sentence-transformers/all-MiniLM-L6-v2" in card
     assert "NCBI disease corpus (Doğan et al. 2014)" in card and "licence CC BY 4.0" in card
     assert "5 epochs (best dev epoch kept: 4), batch 32, peak learning rate 0.0002" in card
+    assert "precision bf16, seed 42" in card  # what the run computed in, not the "auto" it asked for
     assert "| Disease | 0.8000 | 0.8250 | 0.8123 | 960 |" in card
     assert "no nested or discontinuous entities" in card

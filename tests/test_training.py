@@ -53,7 +53,7 @@ def test_config_round_trip_through_dict_and_json(tmp_path):
     assert TrainingConfig.from_dict(config.to_dict()) == config
     path = tmp_path / "settings.json"
     path.write_text(json.dumps(config.to_dict()))
-    assert TrainingConfig.from_json(path) == config
+    assert TrainingConfig.from_dict(json.loads(path.read_text())) == config
     assert "early_stopping_patience     = 2" in str(config)
 
 
@@ -282,8 +282,9 @@ def test_outputs_of_a_run(tmp_path, corpus):
     # the folder says what it is: the settings inference needs, and a model card with the scores
     from biobert_ner.model_card import load_ner_settings
 
-    assert load_ner_settings(out / "model") == {"max_length": 256, "label_scheme": "IOB2", "label_strategy": "all",
-                                                "base_model": config.model, "data": "bundled"}
+    assert load_ner_settings(out / "model").to_dict() == {
+        "max_length": 256, "label_scheme": "IOB2", "label_strategy": "all", "decoding": "viterbi", "precision": "fp32",
+        "base_model": config.model, "data": "bundled"}
     card = (out / "model" / "README.md").read_text()
     assert card.startswith("---\nlicense: ") and "pipeline_tag: token-classification" in card
     assert f"| **all (micro)** | " in card and f"**{metrics['test']['entity_f1']:.4f}**" in card

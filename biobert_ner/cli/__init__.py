@@ -18,7 +18,8 @@ fetch NAME`` fetches ahead, e.g. before going offline), a folder of TSV files, o
 """
 
 from . import setup_commands, train_commands, predict_commands, course_commands  # noqa: F401  (each registers its commands, in this order)
-from .core import COMMANDS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PROG, Command, HelpFormatter, OneLineParser, UsageError, build_parser, main, register
+from .core import COMMANDS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PROG, Command, HelpFormatter, OneLineParser, build_parser, main, register
+from .errors import UsageError
 from .flags import field_help, setting_names, settings_flags, settings_from_args, typed_settings
 
 __all__ = [

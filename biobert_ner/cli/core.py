@@ -14,7 +14,7 @@ import typing
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .errors import UsageError, one_line  # noqa: F401 (re-exported: the command modules import them from here)
+from .errors import UsageError, one_line
 
 PROG = "biobert-ner"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2

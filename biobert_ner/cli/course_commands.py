@@ -11,7 +11,8 @@ from typing import Any, Sequence
 
 from ..grading import DEFAULT_TIMEOUT as GRADING_TIMEOUT
 from ..notebook_runner import DEFAULT_TIMEOUT as NOTEBOOK_TIMEOUT
-from .core import EXIT_FAILURE, EXIT_OK, UsageError, register
+from .core import EXIT_FAILURE, EXIT_OK, register
+from .errors import UsageError
 
 # ---------------------------------------------------------------- run-notebooks
 

@@ -9,8 +9,10 @@ its documentation (the ``# comment`` next to each field). :func:`settings_flags`
   settings saved in a model folder or a bundle) and the class defaults fill in the rest;
 * the help is the comment next to the field, with the class default;
 * one spelling per flag (``--max-length``, not also ``--max_length``), as for the other flags;
-* ``none`` is accepted for an ``int | None`` setting;
-* a renamed setting keeps its old flag as a second spelling (:data:`OLD_SPELLINGS`).
+* ``none`` is accepted for an ``int | None`` setting.
+
+``--max-length`` is the sentence length (training and evaluation) on every command; the
+inference window is ``--window-length`` only.
 """
 
 from __future__ import annotations
@@ -28,10 +30,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .errors import UsageError, one_line
-
-# Flags that users (and scripts) typed before a setting was renamed: still accepted.
-OLD_SPELLINGS = {"window_length": ["--max-length"]}  # inference windows were "max_length" before they got their own name
-
 
 def field_help(cls: type) -> dict[str, str]:
     """Help text of each dataclass field: ``metadata["help"]``, else the ``# comment`` on its line.
@@ -63,11 +61,13 @@ def settings_flags(cls: type) -> argparse.ArgumentParser:
     parser = HfArgumentParser(cls, add_help=False)
     helps, hints = field_help(cls), typing.get_type_hints(cls)
     defaults = {field.name: field_default(field) for field in dataclasses.fields(cls) if field.init}
+    # HfArgumentParser offers no hook for flag spellings or help, so its actions are edited in place; a parent
+    # parser's actions are copied by reference into the command's parser, so the edits carry over.
     for action in parser._actions:
         if action.dest not in defaults:
             continue
         # HfArgumentParser adds --max_length and --max-length; the command line spells flags with hyphens only
-        action.option_strings = [option for option in action.option_strings if "_" not in option] + OLD_SPELLINGS.get(action.dest, [])
+        action.option_strings = [option for option in action.option_strings if "_" not in option]
         action.default = argparse.SUPPRESS
         flag = f"--{action.dest.replace('_', '-')}"
         if action.option_strings == [f"--no-{flag[2:]}"]:

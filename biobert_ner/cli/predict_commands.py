@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..export import ExportConfig
-from ..inference import InferenceConfig, Precision
-from .core import EXIT_FAILURE, EXIT_OK, UsageError, register
+from ..inference import InferenceConfig
+from ..precision import Precision, parse_precision
+from .core import EXIT_FAILURE, EXIT_OK, register
+from .errors import UsageError
 from .flags import add_device_flags, add_model_dir, existing_folder, make_settings, typed_settings
 
 # ---------------------------------------------------------------- predict
@@ -31,7 +33,9 @@ def add_predict(parser: argparse.ArgumentParser) -> None:
         'Output: one JSON object per input line, in order (blank lines included): '
         '{"text": ..., "entities": [{"type", "text", "start", "end", "score"}]}, '
         "offsets are half-open character offsets into text. "
-        "With --bundle, the windows are the bundle's own (window length and stride)."
+        "With --bundle, the windows are the bundle's own (window length and stride). The decoding is the one "
+        "the model was scored with (its ner_settings.json, or the bundle's bundle.json); --decoding overrides it, "
+        "and says so."
     )
 
 
@@ -43,11 +47,12 @@ def load_pipeline(args: argparse.Namespace):
 
     from ..inference import NerPipeline
 
-    config = make_settings(InferenceConfig, typed_settings(args, InferenceConfig))
+    typed = typed_settings(args, InferenceConfig)
+    make_settings(InferenceConfig, typed)  # settings that make no sense together: a usage error before the model loads
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
-    with contextlib.redirect_stdout(sys.stderr):
-        return NerPipeline.from_pretrained(args.model_dir, config, device=args.device)
+    with contextlib.redirect_stdout(sys.stderr):  # the model's own decoding unless --decoding says otherwise
+        return NerPipeline.from_pretrained(args.model_dir, device=args.device, **typed)
 
 
 def load_bundle_pipeline(args: argparse.Namespace):
@@ -58,14 +63,14 @@ def load_bundle_pipeline(args: argparse.Namespace):
     fixed = [f"--{name.replace('_', '-')}" for name in ("window_length", "stride") if name in typed]
     if fixed:
         raise UsageError(f"{' and '.join(fixed)}: a bundle runs with the window length and stride it was exported with")
-    precision = Precision(typed.get("precision", Precision.FP32))
+    precision = parse_precision(typed.get("precision", Precision.FP32), resolved=True)
     if precision is not Precision.FP32:
         raise UsageError(f"--precision {precision.value}: a bundle runs in fp32 (bf16 is for --model-dir)")
     if args.device not in (None, "cpu"):
         raise UsageError(f"--device {args.device}: a bundle runs on the CPU (ONNX Runtime); use --model-dir for other devices")
     batch_size = typed.get("batch_size", InferenceConfig.batch_size)
-    with contextlib.redirect_stdout(sys.stderr):
-        return NerPipeline.from_bundle(args.bundle, batch_size=batch_size, threads=args.num_threads)
+    with contextlib.redirect_stdout(sys.stderr):  # the bundle's own decoding unless --decoding says otherwise
+        return NerPipeline.from_bundle(args.bundle, batch_size=batch_size, threads=args.num_threads, decoding=typed.get("decoding"))
 
 
 def read_lines(files: Sequence[str]) -> Iterator[str]:

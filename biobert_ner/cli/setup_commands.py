@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .core import EXIT_OK, HelpFormatter, OneLineParser, UsageError, register
+from .core import EXIT_OK, HelpFormatter, OneLineParser, register
+from .errors import UsageError
 
 def add_info(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of text")

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..evaluation import EvaluationConfig
 from ..training import TrainingConfig
-from .core import EXIT_OK, UsageError, one_line, register
+from .core import EXIT_OK, register
+from .errors import UsageError, one_line
 from .flags import add_device_flags, add_model_dir, make_settings, setting_names, settings_from_args, typed_settings
 
 
@@ -52,42 +53,34 @@ def add_evaluate(parser: argparse.ArgumentParser) -> None:
     add_device_flags(parser)
     parser.epilog = (
         "Scores are entity-level (seqeval, strict IOB2) over words, one tag per word from its first sub-word, "
-        "each sentence decoded as the most probable valid IOB2 sequence (--decoding viterbi) unless told otherwise, "
-        "exactly as training scores its validation and test splits (biobert_ner.evaluation). Without --max-length, "
-        "sentences are cut as the training run cut them (the model folder's ner_settings.json, else 128)."
+        "exactly as training scores its validation and test splits (biobert_ner.evaluation). Sentence length, "
+        "precision and decoding are the training run's (the model folder's ner_settings.json); a flag that "
+        "differs is printed as an override."
     )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from ..evaluation import evaluate_tags, gold_word_tags, predict_word_tags
+    from ..evaluation import evaluate_model
     from ..files import atomic_write_json
-    from ..inference import autocast_context
-    from ..modelling import load_model_and_tokenizer
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     config = make_settings(EvaluationConfig, typed_settings(args, EvaluationConfig))
-    if config.max_length is None:  # score as training scored: the sentence length the model was trained with
-        config = config.with_training_max_length(args.model_dir)
-        print(f"max_length: {config.max_length} (the training run's)", file=sys.stderr)
-    model, tokenizer = load_model_and_tokenizer(str(args.model_dir), device=args.device)
     split = load_split(args.data, args.split)
-    warn_about_unknown_tags(model, gold_word_tags(split))
-    with autocast_context(next(model.parameters()).device, config.precision):
-        predicted = predict_word_tags(
-            model, tokenizer, split, batch_size=config.batch_size, max_length=config.max_length, decoding=config.decoding
-        )
-    report = evaluate_tags(gold_word_tags(split), predicted)
-    print(f"{args.split}: {len(split)} sentences, {report.gold_entities} gold entities, {report.predicted_entities} predicted")
+    evaluation = evaluate_model(args.model_dir, split, config, device=args.device)
+    settings = evaluation.config
+    print(f"settings: max_length={settings.max_length} precision={settings.precision.value} decoding={settings.decoding.value}",
+          file=sys.stderr)
+    if evaluation.unknown_tags:
+        print(f"warning: the model never predicts {', '.join(evaluation.unknown_tags)}; "
+              "their gold entities count as missed", file=sys.stderr)
+    report = evaluation.report
+    print(f"{args.split}: {evaluation.sentences} sentences, {report.gold_entities} gold entities, {report.predicted_entities} predicted")
     print(report)
     output = Path(args.output) if args.output else args.model_dir.resolve().parent / f"evaluation-{args.split}.json"
-    atomic_write_json(
-        output,
-        {"model_dir": str(args.model_dir), "data": str(args.data), "split": args.split, "max_length": config.max_length,
-         "precision": config.precision, "decoding": config.decoding, **report.to_dict()},
-    )
+    atomic_write_json(output, {"model_dir": str(args.model_dir), "data": str(args.data), "split": args.split, **evaluation.to_dict()})
     print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
 
@@ -100,14 +93,6 @@ def load_split(data: str, split: str):
     if split not in dataset:
         raise UsageError(f"--split {split}: the data has the splits {', '.join(dataset)}")
     return dataset[split]
-
-
-def warn_about_unknown_tags(model, gold_tags) -> None:
-    """Gold tags the model cannot predict are scored anyway (as missed entities), but the mismatch is worth a word."""
-    model_labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
-    unknown = sorted({tag for tags in gold_tags for tag in tags} - set(model_labels))
-    if unknown:
-        print(f"warning: the model never predicts {', '.join(unknown)} (its labels: {', '.join(model_labels)})", file=sys.stderr)
 
 
 register("train", "fine-tune a model for NER", add_train, run_train,

@@ -23,18 +23,21 @@ import java.util.Objects;
  * @param dir the bundle's folder
  * @param modelName {@code model_name} from {@code bundle.json}, else the folder's name
  * @param labels label names in label-id order
- * @param maxLength tokens per window, {@code [CLS]} and {@code [SEP]} included
+ * @param windowLength tokens per window, {@code [CLS]} and {@code [SEP]} included
  * @param stride tokens shared by consecutive windows of a long document
+ * @param decoding how word tags are read, as the model was scored ({@code decoding})
+ * @param tables the label scheme's allowed starts, transitions and ends ({@code decoding_tables})
  * @param clsId id of {@code [CLS]}
  * @param sepId id of {@code [SEP]}
  * @param padId id of {@code [PAD]}
  * @param output the model's output name ({@code logits})
  */
 public record Bundle(
-        Path dir, String modelName, List<String> labels, int maxLength, int stride, int clsId, int sepId, int padId, String output) {
+        Path dir, String modelName, List<String> labels, int windowLength, int stride, Decoding.Method decoding,
+        DecodingTables tables, int clsId, int sepId, int padId, String output) {
 
-    /** The newest bundle format this code reads. */
-    public static final int FORMAT_VERSION = 1;
+    /** The bundle format this code reads (2: {@code window_length}, {@code decoding} and {@code decoding_tables}). */
+    public static final int FORMAT_VERSION = 2;
 
     public static final String FORMAT = "biobert-ner-bundle";
     public static final String BUNDLE_JSON = "bundle.json";
@@ -50,6 +53,8 @@ public record Bundle(
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(modelName, "modelName");
         labels = List.copyOf(labels);
+        Objects.requireNonNull(decoding, "decoding");
+        Objects.requireNonNull(tables, "tables");
         Objects.requireNonNull(output, "output");
     }
 
@@ -72,8 +77,12 @@ public record Bundle(
             throw new BundleException(bundleJson, "format is '" + format + "', expected '" + FORMAT + "'");
         }
         int version = intField(bundleJson, info, "format_version");
-        if (version > FORMAT_VERSION || version < 1) {
-            throw new BundleException(bundleJson, "format_version " + version + " is not supported (this code reads 1 to "
+        if (version < FORMAT_VERSION) {
+            throw new BundleException(bundleJson, "format_version " + version + " is no longer read: it stores neither the "
+                    + "decoding nor its tables; export the model again (`biobert-ner export --model-dir MODEL -o BUNDLE`)");
+        }
+        if (version > FORMAT_VERSION) {
+            throw new BundleException(bundleJson, "format_version " + version + " is not supported (this code reads "
                     + FORMAT_VERSION + "); use a biobert-ner-java that matches the exporter");
         }
         String scheme = stringField(bundleJson, info, "label_scheme");
@@ -87,23 +96,31 @@ public record Bundle(
         }
 
         Path labelsJson = dir.resolve(LABELS_JSON);
-        List<String> labels = readLabels(labelsJson);
+        List<String> prefixes = stringList(bundleJson, objectField(bundleJson, info, "decoding_tables"), "prefixes");
+        List<String> labels = DecodingTables.checkLabels(labelsJson, readLabels(labelsJson), prefixes, scheme);
         if (info.has("num_labels") && intField(bundleJson, info, "num_labels") != labels.size()) {
             throw new BundleException(labelsJson, labels.size() + " labels, but " + BUNDLE_JSON + " says num_labels="
                     + intField(bundleJson, info, "num_labels"));
         }
 
-        int maxLength = intField(bundleJson, info, "max_length");
+        int windowLength = intField(bundleJson, info, "window_length");
         int stride = intField(bundleJson, info, "stride");
+        Decoding.Method decoding;
+        try {
+            decoding = Decoding.Method.parse(stringField(bundleJson, info, "decoding"));
+        } catch (IllegalArgumentException error) {
+            throw new BundleException(bundleJson, error.getMessage(), error);
+        }
+        DecodingTables tables = DecodingTables.read(bundleJson, info, labels);
         JsonObject specials = objectField(bundleJson, info, "special_tokens");
         int clsId = intField(bundleJson, objectField(bundleJson, specials, "cls"), "id");
         int sepId = intField(bundleJson, objectField(bundleJson, specials, "sep"), "id");
         int padId = intField(bundleJson, objectField(bundleJson, specials, "pad"), "id");
         List<String> inputs = stringList(bundleJson, info, "inputs");
         String output = stringField(bundleJson, info, "output");
-        if (maxLength < 3 || stride < 0 || stride >= maxLength - 2) {
-            throw new BundleException(bundleJson, "need max_length >= 3 and 0 <= stride < max_length - 2, got max_length="
-                    + maxLength + ", stride=" + stride);
+        if (windowLength < 3 || stride < 0 || stride >= windowLength - 2) {
+            throw new BundleException(bundleJson, "need window_length >= 3 and 0 <= stride < window_length - 2, got window_length="
+                    + windowLength + ", stride=" + stride);
         }
         if (!inputs.contains("input_ids") || !KNOWN_INPUTS.containsAll(inputs)) {
             throw new BundleException(bundleJson, "inputs " + inputs + " must include input_ids and be among " + KNOWN_INPUTS);
@@ -122,7 +139,7 @@ public record Bundle(
         String modelName = info.has("model_name") && !info.get("model_name").isJsonNull()
                 ? stringField(bundleJson, info, "model_name")
                 : String.valueOf(dir.getFileName());
-        return new Bundle(dir, modelName, labels, maxLength, stride, clsId, sepId, padId, output);
+        return new Bundle(dir, modelName, labels, windowLength, stride, decoding, tables, clsId, sepId, padId, output);
     }
 
     public Path modelPath() {
@@ -135,8 +152,8 @@ public record Bundle(
 
     @Override
     public String toString() {
-        return "Bundle(" + dir + ", model=" + modelName + ", labels=" + labels + ", max_length=" + maxLength
-                + ", stride=" + stride + ")";
+        return "Bundle(" + dir + ", model=" + modelName + ", labels=" + labels + ", window_length=" + windowLength
+                + ", stride=" + stride + ", decoding=" + decoding.value() + ")";
     }
 
     // ------------------------------------------------------------ JSON helpers with errors that name the file
@@ -163,6 +180,7 @@ public record Bundle(
         return element.getAsJsonObject();
     }
 
+    /** {@code labels.json}: a non-empty list of distinct strings (their prefixes are checked against the tables). */
     private static List<String> readLabels(Path file) {
         JsonElement element = readJson(file);
         if (!element.isJsonArray() || element.getAsJsonArray().isEmpty()) {
@@ -174,14 +192,6 @@ public record Bundle(
                 throw new BundleException(file, "label " + label + " is not a string");
             }
             String name = label.getAsString();
-            try {
-                Schemes.Tag tag = Schemes.splitTag(name);
-                if (!tag.prefix().equals(Schemes.OUTSIDE) && !tag.prefix().equals("B") && !tag.prefix().equals("I")) {
-                    throw new BundleException(file, "label '" + name + "' is not an IOB2 tag (O, B-X or I-X)");
-                }
-            } catch (IllegalArgumentException error) {
-                throw new BundleException(file, error.getMessage(), error);
-            }
             if (labels.contains(name)) {
                 throw new BundleException(file, "label '" + name + "' appears twice");
             }

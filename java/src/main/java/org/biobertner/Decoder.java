@@ -5,22 +5,18 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Logits to entities, without a model: a port of step 3 of {@code biobert_ner/inference.py}
- * ({@code softmax}, {@code token_probabilities}, {@code token_predictions}, {@code word_predictions},
- * {@code decode_document}) and of {@code alignment.word_label_ids} and
- * {@code alignment.entities_from_word_tags}.
+ * Logits to entities, without a model: a port of {@code biobert_ner/entities.py}
+ * ({@code softmax}, {@code token_probabilities}, {@code word_predictions}, {@code decode_document},
+ * {@code word_label_ids} and {@code entities_from_word_tags}).
  *
  * <p>A word is read from the label probabilities of its <em>first</em> sub-word (found from the
  * tokenizer's word ids, never guessed from {@code ##} or white space); each token is read from the
  * window where it has the most context; the text's tags are decoded together ({@link Decoding}:
- * the most probable valid IOB2 sequence by default), repaired to IOB2 (a no-op after Viterbi) and
+ * Viterbi over the bundle's {@link DecodingTables}, or argmax, as the bundle says), repaired with the same tables (a no-op after Viterbi) and
  * read as spans; an entity's score is the mean of its words' probabilities. Softmax runs in float32
  * like numpy.
  */
 public final class Decoder {
-
-    /** The best label of one token and its probability. */
-    public record TokenPrediction(int label, float probability) {}
 
     /** One tag and one probability per word. */
     public record WordPredictions(List<String> tags, double[] scores) {}
@@ -43,22 +39,6 @@ public final class Decoder {
             exps[i] /= sum;
         }
         return exps;
-    }
-
-    /** {@code (label, probability)} of each window token, the {@code [CLS]}/{@code [SEP]} rows left out. */
-    public static List<TokenPrediction> tokenPredictions(float[][] windowLogits) {
-        List<TokenPrediction> predictions = new ArrayList<>(Math.max(0, windowLogits.length - 2));
-        for (int row = 1; row < windowLogits.length - 1; row++) {
-            float[] probabilities = softmax(windowLogits[row]);
-            int best = 0; // argmax, the first of equal maxima wins (as numpy's argmax)
-            for (int label = 1; label < probabilities.length; label++) {
-                if (probabilities[label] > probabilities[best]) {
-                    best = label;
-                }
-            }
-            predictions.add(new TokenPrediction(best, probabilities[best]));
-        }
-        return predictions;
     }
 
     /**
@@ -90,12 +70,13 @@ public final class Decoder {
 
     /**
      * One tag and its probability per word, decoded from the label probabilities of each word's
-     * first sub-word: by default the most probable valid IOB2 sequence ({@link Decoding}). A word's
+     * first sub-word, by {@code method} ({@link Decoding}) over {@code tables}. A word's
      * score is the probability of its tag. A word with no sub-word at all (a lone control
      * character, which the tokenizer drops) is {@code O} with probability 1: the model never saw it.
      */
     public static WordPredictions wordPredictions(
-            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames, Decoding.Method method) {
+            DocumentEncoding encoding, List<float[][]> windowLogits, DecodingTables tables, Decoding.Method method) {
+        List<String> labelNames = tables.labels();
         if (windowLogits.size() != encoding.windows().size()) {
             throw new IllegalArgumentException(
                     encoding.windows().size() + " windows but " + windowLogits.size() + " logit arrays");
@@ -124,7 +105,7 @@ public final class Decoder {
             }
             wordLogProbs.add(logProbs);
         }
-        List<String> tags = Decoding.decodeWordTags(wordLogProbs, labelNames, method);
+        List<String> tags = Decoding.decodeWordTags(wordLogProbs, tables, method);
         double[] scores = new double[firstTokens.length];
         for (int word = 0; word < firstTokens.length; word++) {
             int token = firstTokens[word];
@@ -133,22 +114,17 @@ public final class Decoder {
         return new WordPredictions(tags, scores);
     }
 
-    /** {@link #wordPredictions(DocumentEncoding, List, List, Decoding.Method)} with the default decoding (Viterbi). */
-    public static WordPredictions wordPredictions(
-            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames) {
-        return wordPredictions(encoding, windowLogits, labelNames, Decoding.DEFAULT);
-    }
-
     /**
-     * Word tags to repaired IOB2 to spans to entities with offsets into {@code text}. An entity's
-     * score is the mean of its words' scores.
+     * Word tags to repaired tags ({@link DecodingTables#repair}) to spans to entities with offsets into
+     * {@code text}. An entity's score is the mean of its words' scores.
      */
-    public static List<Entity> entitiesFromWordTags(String text, List<Word> words, List<String> tags, double[] wordScores) {
+    public static List<Entity> entitiesFromWordTags(
+            String text, List<Word> words, List<String> tags, double[] wordScores, DecodingTables tables) {
         if (words.size() != tags.size()) {
             throw new IllegalArgumentException(words.size() + " words but " + tags.size() + " tags");
         }
         List<Entity> entities = new ArrayList<>();
-        for (Span span : Schemes.spansFromTags(Schemes.repairIob2(tags))) {
+        for (Span span : Schemes.spansFromTags(tables.repair(tags))) {
             int start = words.get(span.start()).start();
             int end = words.get(span.end() - 1).end();
             double sum = 0.0;
@@ -162,14 +138,8 @@ public final class Decoder {
 
     /** Entities of one text from its windows' logits (hand-written logits work: no model needed). */
     public static List<Entity> decodeDocument(
-            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames, Decoding.Method method) {
-        WordPredictions predictions = wordPredictions(encoding, windowLogits, labelNames, method);
-        return entitiesFromWordTags(encoding.text(), encoding.words(), predictions.tags(), predictions.scores());
-    }
-
-    /** {@link #decodeDocument(DocumentEncoding, List, List, Decoding.Method)} with the default decoding (Viterbi). */
-    public static List<Entity> decodeDocument(
-            DocumentEncoding encoding, List<float[][]> windowLogits, List<String> labelNames) {
-        return decodeDocument(encoding, windowLogits, labelNames, Decoding.DEFAULT);
+            DocumentEncoding encoding, List<float[][]> windowLogits, DecodingTables tables, Decoding.Method method) {
+        WordPredictions predictions = wordPredictions(encoding, windowLogits, tables, method);
+        return entitiesFromWordTags(encoding.text(), encoding.words(), predictions.tags(), predictions.scores(), tables);
     }
 }

@@ -4,57 +4,45 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Label scores per word to IOB2 tags: a port of {@code biobert_ner/decoding.py}
- * ({@code allowed_transitions}, {@code allowed_starts}, {@code viterbi_path},
+ * Label scores per word to tags: a port of {@code biobert_ner/decoding.py} ({@code viterbi_path},
  * {@code decode_word_labels}, {@code decode_word_tags}).
  *
- * <p>{@link Method#VITERBI} (the default) finds, among the tag sequences IOB2 allows, the one with
- * the highest total log-probability: {@code I-X} only after {@code B-X} or {@code I-X}, never first.
- * {@link Method#ARGMAX} takes each word's best label on its own (which may break IOB2; the decoder
- * repairs it). Sums run in double, ties go to the lowest label id, as numpy's {@code argmax}.
+ * <p>{@link Method#VITERBI} finds, among the tag sequences the bundle's {@link DecodingTables}
+ * allow, the one with the highest total log-probability. {@link Method#ARGMAX} takes each word's
+ * best label on its own (which may break the scheme; the decoder repairs it). Which one a bundle
+ * uses is its {@code decoding} setting, the one the model was scored with. Sums run in double,
+ * ties go to the lowest label id, as numpy's {@code argmax}.
  */
 public final class Decoding {
 
     /** How word tags are read from the model's label scores. */
     public enum Method {
-        /** The most probable sequence that is valid IOB2. */
+        /** The most probable sequence the decoding tables allow. */
         VITERBI,
-        /** Each word's best label (may break IOB2: repaired later). */
-        ARGMAX
-    }
+        /** Each word's best label (may break the scheme: repaired later). */
+        ARGMAX;
 
-    public static final Method DEFAULT = Method.VITERBI;
+        /** {@code "viterbi"} or {@code "argmax"}, as {@code bundle.json} and Python spell it. */
+        public static Method parse(String value) {
+            for (Method method : values()) {
+                if (method.name().toLowerCase(java.util.Locale.ROOT).equals(value)) {
+                    return method;
+                }
+            }
+            throw new IllegalArgumentException("decoding must be one of viterbi, argmax, not '" + value + "'");
+        }
+
+        /** The name {@code bundle.json} and Python use. */
+        public String value() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 
     private Decoding() {}
 
-    /** {@code allowed[previous][next]}: whether IOB2 lets label {@code next} follow label {@code previous}. */
-    public static boolean[][] allowedTransitions(List<String> labels) {
-        int n = labels.size();
-        boolean[][] allowed = new boolean[n][n];
-        for (int previous = 0; previous < n; previous++) {
-            Schemes.Tag before = Schemes.splitTag(labels.get(previous));
-            for (int next = 0; next < n; next++) {
-                Schemes.Tag after = Schemes.splitTag(labels.get(next));
-                // only I-X is restricted: it continues an entity of type X (after B-X or I-X)
-                allowed[previous][next] = !"I".equals(after.prefix())
-                        || (("B".equals(before.prefix()) || "I".equals(before.prefix())) && after.type().equals(before.type()));
-            }
-        }
-        return allowed;
-    }
-
-    /** Whether a sentence may start with each label: anything but an {@code I-}. */
-    public static boolean[] allowedStarts(List<String> labels) {
-        boolean[] allowed = new boolean[labels.size()];
-        for (int label = 0; label < allowed.length; label++) {
-            allowed[label] = !"I".equals(Schemes.splitTag(labels.get(label)).prefix());
-        }
-        return allowed;
-    }
-
-    /** The label ids of the most probable IOB2-valid sequence, from {@code logProbs[word][label]}. */
-    public static int[] viterbiPath(double[][] logProbs, List<String> labels) {
-        int n = labels.size();
+    /** The label ids of the most probable sequence the tables allow, from {@code logProbs[word][label]}. */
+    public static int[] viterbiPath(double[][] logProbs, DecodingTables tables) {
+        int n = tables.labels().size();
         for (double[] row : logProbs) {
             if (row.length != n) {
                 throw new IllegalArgumentException("log-probabilities must have " + n + " labels per word, got " + row.length);
@@ -63,8 +51,8 @@ public final class Decoding {
         if (logProbs.length == 0) {
             return new int[0];
         }
-        boolean[][] allowed = allowedTransitions(labels);
-        boolean[] starts = allowedStarts(labels);
+        boolean[][] allowed = tables.transitions();
+        boolean[] starts = tables.starts();
         double[] best = new double[n];
         for (int label = 0; label < n; label++) {
             best[label] = starts[label] ? logProbs[0][label] : Double.NEGATIVE_INFINITY;
@@ -87,6 +75,9 @@ public final class Decoding {
             }
             best = next;
         }
+        for (int label = 0; label < n; label++) {
+            best[label] = tables.ends()[label] ? best[label] : Double.NEGATIVE_INFINITY;
+        }
         int[] path = new int[logProbs.length];
         path[path.length - 1] = argmax(best);
         for (int word = path.length - 1; word > 0; word--) {
@@ -96,7 +87,7 @@ public final class Decoding {
     }
 
     /** One label id per word: Viterbi's path, or each row's best label. */
-    public static int[] decodeWordLabels(double[][] logProbs, List<String> labels, Method method) {
+    public static int[] decodeWordLabels(double[][] logProbs, DecodingTables tables, Method method) {
         if (method == Method.ARGMAX) {
             int[] ids = new int[logProbs.length];
             for (int word = 0; word < ids.length; word++) {
@@ -104,7 +95,7 @@ public final class Decoding {
             }
             return ids;
         }
-        return viterbiPath(logProbs, labels);
+        return viterbiPath(logProbs, tables);
     }
 
     /**
@@ -112,7 +103,8 @@ public final class Decoding {
      * {@code O} in the search (log-probability 0 for {@code O}, minus infinity for the rest), so no
      * entity continues across it.
      */
-    public static List<String> decodeWordTags(List<double[]> wordLogProbs, List<String> labels, Method method) {
+    public static List<String> decodeWordTags(List<double[]> wordLogProbs, DecodingTables tables, Method method) {
+        List<String> labels = tables.labels();
         double[] certainlyOutside = new double[labels.size()];
         for (int label = 0; label < certainlyOutside.length; label++) {
             certainlyOutside[label] = Schemes.OUTSIDE.equals(labels.get(label)) ? 0.0 : Double.NEGATIVE_INFINITY;
@@ -122,7 +114,7 @@ public final class Decoding {
             rows[word] = wordLogProbs.get(word) == null ? certainlyOutside : wordLogProbs.get(word);
         }
         List<String> tags = new ArrayList<>(rows.length);
-        for (int label : decodeWordLabels(rows, labels, method)) {
+        for (int label : decodeWordLabels(rows, tables, method)) {
             tags.add(labels.get(label));
         }
         return tags;

@@ -3,7 +3,7 @@ package org.biobertner;
 import java.util.List;
 
 /**
- * Everything the model input of one text is made of: Python's {@code inference.DocumentEncoding}.
+ * Everything the model input of one text is made of: Python's {@code windows.DocumentEncoding}.
  *
  * @param text the input text
  * @param words pre-tokenized words with UTF-16 offsets into {@code text}

@@ -29,8 +29,8 @@ import java.util.stream.IntStream;
  *       ({@link SubwordTokenizer}), cut the sub-words into overlapping windows ({@link Windows});
  *   <li>{@link #logitsBatch}: all windows of all texts through ONNX Runtime, longest first, each
  *       batch padded to its own longest window;
- *   <li>{@link Decoder#decodeDocument}: first sub-word per word, windows stitched, the most
- *       probable valid IOB2 tags ({@link Decoding}), entities with offsets into the input string.
+ *   <li>{@link Decoder#decodeDocument}: first sub-word per word, windows stitched, tags decoded as the
+ *       bundle says ({@link Bundle#decoding()}, over its {@link DecodingTables}), entities with offsets into the input string.
  * </ol>
  *
  * <p>Long texts are windowed, never truncated. Thread-safe: ONNX Runtime sessions and the tokenizer
@@ -161,7 +161,7 @@ public final class NerModel implements AutoCloseable {
         SubwordTokenizer.Encoded encoded = tokenizer.encodeWords(words.stream().map(Word::text).collect(Collectors.toList()));
         int[] tokenIds = encoded.tokenIds();
         List<Window> windows = tokenIds.length > 0
-                ? Windows.planWindows(tokenIds.length, bundle.maxLength() - SPECIAL_TOKENS_PER_WINDOW, bundle.stride())
+                ? Windows.planWindows(tokenIds.length, bundle.windowLength() - SPECIAL_TOKENS_PER_WINDOW, bundle.stride())
                 : List.of();
         List<int[]> windowInputIds = new ArrayList<>(windows.size());
         for (Window window : windows) {
@@ -301,7 +301,7 @@ public final class NerModel implements AutoCloseable {
             List<List<float[][]>> allLogits = logitsBatchOpen(encodings);
             List<List<Entity>> entities = new ArrayList<>(texts.size());
             for (int i = 0; i < encodings.size(); i++) {
-                entities.add(Decoder.decodeDocument(encodings.get(i), allLogits.get(i), bundle.labels()));
+                entities.add(Decoder.decodeDocument(encodings.get(i), allLogits.get(i), bundle.tables(), bundle.decoding()));
             }
             return entities;
         });

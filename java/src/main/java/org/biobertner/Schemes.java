@@ -4,8 +4,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The parts of {@code biobert_ner/schemes.py} that decoding needs: {@code split_tag},
- * {@code repair_iob2} and {@code spans_from_tags}. Spans are half-open word ranges.
+ * The parts of {@code biobert_ner/schemes.py} that decoding needs: {@code split_tag} and
+ * {@code spans_from_tags}. Which tags may follow which is not written here: it is data, the
+ * bundle's {@link DecodingTables} ({@code repair_iob2} is {@link DecodingTables#repair}). Spans are
+ * half-open word ranges.
  */
 public final class Schemes {
 
@@ -27,29 +29,6 @@ public final class Schemes {
                     "malformed tag '" + tag + "': expected 'O' or '<prefix>-<type>' such as 'B-Disease'");
         }
         return new Tag(tag.substring(0, 1), tag.substring(2));
-    }
-
-    /**
-     * Make any tag sequence valid IOB2: an {@code I-X} that starts an entity becomes {@code B-X}
-     * ({@code E}/{@code S} read as {@code I}/{@code B}).
-     */
-    public static List<String> repairIob2(List<String> tags) {
-        List<String> repaired = new ArrayList<>(tags.size());
-        String previousType = null;
-        for (String tag : tags) {
-            Tag parsed = splitTag(tag);
-            String prefix = parsed.prefix();
-            if (prefix.equals(OUTSIDE)) {
-                repaired.add(OUTSIDE);
-            } else if (prefix.equals("B") || prefix.equals("S") || !parsed.type().equals(previousType)) {
-                repaired.add("B-" + parsed.type());
-            } else {
-                repaired.add("I-" + parsed.type());
-            }
-            boolean closes = prefix.equals("E") || prefix.equals("S") || prefix.equals(OUTSIDE);
-            previousType = closes ? null : parsed.type();
-        }
-        return repaired;
     }
 
     /**

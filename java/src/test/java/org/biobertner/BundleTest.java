@@ -24,16 +24,21 @@ class BundleTest {
     static JsonObject validInfo() {
         JsonObject info = new JsonObject();
         info.addProperty("format", "biobert-ner-bundle");
-        info.addProperty("format_version", 1);
+        info.addProperty("format_version", 2);
         info.addProperty("model_name", "test");
         JsonArray inputs = new JsonArray();
         inputs.add("input_ids");
         inputs.add("attention_mask");
         info.add("inputs", inputs);
         info.addProperty("output", "logits");
-        info.addProperty("max_length", 64);
+        info.addProperty("window_length", 64);
         info.addProperty("stride", 16);
         info.addProperty("label_scheme", "IOB2");
+        info.addProperty("decoding", "argmax");
+        // labels O, B-Gene, I-Gene: I-Gene only after B-Gene or I-Gene, never first (what Python's schemes derive)
+        info.add("decoding_tables", com.google.gson.JsonParser.parseString("{\"prefixes\": [\"B\", \"I\"], "
+                + "\"starts\": [true, true, false], \"transitions\": [[true, true, false], [true, true, true], [true, true, true]], "
+                + "\"ends\": [true, true, true]}"));
         info.addProperty("num_labels", 3);
         JsonObject specials = new JsonObject();
         String[][] tokens = {{"cls", "[CLS]", "2"}, {"sep", "[SEP]", "3"}, {"pad", "[PAD]", "0"}, {"unk", "[UNK]", "1"}};
@@ -75,7 +80,9 @@ class BundleTest {
         writeValidBundle(info -> {});
         Bundle bundle = Bundle.load(dir);
         assertEquals(List.of("O", "B-Gene", "I-Gene"), bundle.labels());
-        assertEquals(64, bundle.maxLength());
+        assertEquals(64, bundle.windowLength());
+        assertEquals(Decoding.Method.ARGMAX, bundle.decoding());
+        assertEquals(List.of("B-Gene", "B-Gene", "O"), bundle.tables().repair(List.of("I-Gene", "B-Gene", "O")));
         assertEquals(16, bundle.stride());
         assertEquals(2, bundle.clsId());
         assertEquals(3, bundle.sepId());
@@ -115,12 +122,18 @@ class BundleTest {
 
     @Test
     void missingOrWrongKeys() throws IOException {
-        writeValidBundle(info -> info.remove("max_length"));
-        assertBad("bundle.json", "missing key 'max_length'");
+        writeValidBundle(info -> info.remove("window_length"));
+        assertBad("bundle.json", "missing key 'window_length'");
+        writeValidBundle(info -> info.addProperty("decoding", "crf"));
+        assertBad("bundle.json", "decoding must be one of viterbi, argmax, not 'crf'");
+        writeValidBundle(info -> info.remove("decoding_tables"));
+        assertBad("bundle.json", "missing key 'decoding_tables'");
+        writeValidBundle(info -> info.getAsJsonObject("decoding_tables").add("starts", new JsonArray()));
+        assertBad("bundle.json", "decoding_tables.starts must be a list of 3 booleans");
         writeValidBundle(info -> info.addProperty("stride", "sixteen"));
         assertBad("bundle.json", "'stride' must be an integer");
         writeValidBundle(info -> info.addProperty("stride", 62));
-        assertBad("bundle.json", "0 <= stride < max_length - 2");
+        assertBad("bundle.json", "0 <= stride < window_length - 2");
         writeValidBundle(info -> info.getAsJsonObject("special_tokens").remove("sep"));
         assertBad("bundle.json", "missing key 'sep'");
         writeValidBundle(info -> info.add("inputs", new JsonArray()));
@@ -131,8 +144,11 @@ class BundleTest {
     void formatVersionSchemeAndPreTokenizerAreChecked() throws IOException {
         writeValidBundle(info -> info.addProperty("format", "something-else"));
         assertBad("bundle.json", "format is 'something-else'");
-        writeValidBundle(info -> info.addProperty("format_version", 2));
-        assertBad("bundle.json", "format_version 2 is not supported");
+        writeValidBundle(info -> info.addProperty("format_version", 3));
+        assertBad("bundle.json", "format_version 3 is not supported");
+        writeValidBundle(info -> info.addProperty("format_version", 1));
+        assertBad("bundle.json", "format_version 1 is no longer read: it stores neither the decoding nor its tables; "
+                + "export the model again (`biobert-ner export --model-dir MODEL -o BUNDLE`)");
         writeValidBundle(info -> info.addProperty("label_scheme", "IOBES"));
         assertBad("bundle.json", "IOB2 only");
         writeValidBundle(info -> info.getAsJsonObject("pretokenizer").addProperty("name", "whitespace"));
@@ -177,11 +193,47 @@ class BundleTest {
         JsonArray labels = Bundle.readJson(dir.resolve("labels.json")).getAsJsonArray();
         labels.remove(labels.size() - 1);
         info.addProperty("num_labels", labels.size());
+        JsonObject tables = info.getAsJsonObject("decoding_tables"); // consistent with the shorter list: only the model disagrees
+        tables.getAsJsonArray("starts").remove(labels.size());
+        tables.getAsJsonArray("ends").remove(labels.size());
+        JsonArray transitions = tables.getAsJsonArray("transitions");
+        transitions.remove(labels.size());
+        transitions.forEach(row -> row.getAsJsonArray().remove(labels.size()));
         write("bundle.json", info.toString());
         write("labels.json", labels.toString());
         BundleException error = assertThrows(BundleException.class, () -> NerModel.load(dir));
         assertEquals(dir.resolve("labels.json"), error.file());
         assertTrue(error.getMessage().contains("model.onnx predicts " + (labels.size() + 1)), error.getMessage());
+    }
+
+    @Test
+    void aBundleSavedWithArgmaxIsServedWithArgmax() throws IOException {
+        copyGoldenBundle();
+        JsonObject info = Bundle.readObject(dir.resolve("bundle.json"));
+        info.addProperty("decoding", "argmax");
+        write("bundle.json", info.toString());
+        JsonObject golden = GoldenBundle.golden(GoldenBundle.dir());
+        int differ = 0;
+        try (NerModel model = NerModel.load(dir)) {
+            assertEquals(Decoding.Method.ARGMAX, model.bundle().decoding());
+            for (JsonObject fixture : GoldenBundle.fixtures(golden)) {
+                String text = fixture.get("text").getAsString();
+                DocumentEncoding encoding = model.encode(text);
+                List<float[][]> logits = GoldenBundle.logits(fixture);
+                DecodingTables tables = model.bundle().tables();
+                List<Entity> argmax = Decoder.decodeDocument(encoding, logits, tables, Decoding.Method.ARGMAX);
+                List<Entity> viterbi = Decoder.decodeDocument(encoding, logits, tables, Decoding.Method.VITERBI);
+                List<Entity> served = model.predict(text);
+                assertEquals(argmax.size(), served.size(), text);
+                for (int i = 0; i < served.size(); i++) {
+                    assertEquals(argmax.get(i).start(), served.get(i).start(), text);
+                    assertEquals(argmax.get(i).end(), served.get(i).end(), text);
+                    assertEquals(argmax.get(i).type(), served.get(i).type(), text);
+                }
+                differ += argmax.equals(viterbi) ? 0 : 1;
+            }
+        }
+        assertTrue(differ > 0, "no fixture where argmax and Viterbi disagree: the test cannot tell them apart");
     }
 
     @Test

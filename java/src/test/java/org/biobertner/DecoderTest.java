@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 class DecoderTest {
 
     static final List<String> LABELS = List.of("O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease", "B-Gene", "I-Gene");
+    static final DecodingTables TABLES = GoldenBundle.iob2Tables(LABELS);
     static final int O = 0, B_DIS = 3, I_DIS = 4, B_GENE = 5, I_GENE = 6;
     static final float HIGH = 5f;
     /** Probability of the label with logit HIGH among 7 labels whose other logits are 0. */
@@ -61,7 +62,7 @@ class DecoderTest {
         // continuation pieces of "synuclein" say O: ignored, the first piece decides
         float[][] logits = windowLogits(O, I_DIS, O, B_GENE, I_GENE, I_GENE, O, O, O, B_DIS);
         List<Entity> entities = Decoder.decodeDocument(
-                encoding(TEXT, WORD_IDS, windows), List.<float[][]>of(logits), LABELS, Decoding.Method.ARGMAX);
+                encoding(TEXT, WORD_IDS, windows), List.<float[][]>of(logits), TABLES, Decoding.Method.ARGMAX);
         assertEquals(3, entities.size(), entities.toString());
         assertEntity(entities.get(0), "Disease", "fever", 3, 8, 2, 7, P); // I-Disease at the start: repaired to B
         assertEntity(entities.get(1), "Gene", "𝛼-synuclein", 10, 22, 9, 20, P);
@@ -77,7 +78,7 @@ class DecoderTest {
         float[][] first = windowLogits(O, I_DIS, O, B_GENE, I_GENE, O);
         float[][] second = windowLogits(O, I_GENE, O, O, O, B_DIS);
         List<Entity> entities = Decoder.decodeDocument(
-                encoding(TEXT, WORD_IDS, windows), List.of(first, second), LABELS, Decoding.Method.ARGMAX);
+                encoding(TEXT, WORD_IDS, windows), List.of(first, second), TABLES, Decoding.Method.ARGMAX);
         assertEquals(3, entities.size(), entities.toString());
         assertEntity(entities.get(1), "Gene", "𝛼-synuclein", 10, 22, 9, 20, P);
     }
@@ -88,16 +89,16 @@ class DecoderTest {
         int[] wordIds = {0, 2}; // NUL (word 1) is dropped by the normalizer: no sub-word
         List<Window> windows = Windows.planWindows(2, 62, 16);
         Decoder.WordPredictions words = Decoder.wordPredictions(
-                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), LABELS, Decoding.Method.ARGMAX);
+                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), TABLES, Decoding.Method.ARGMAX);
         assertEquals(List.of("B-Gene", "O", "I-Gene"), words.tags());
         assertArrayEquals(new double[] {P, 1.0, P}, words.scores(), 1e-6);
         List<Entity> entities = Decoder.decodeDocument(
-                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), LABELS, Decoding.Method.ARGMAX);
+                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), TABLES, Decoding.Method.ARGMAX);
         assertEquals(2, entities.size()); // the O in between splits them; the lone I-Gene became B-Gene
         assertEntity2(entities.get(1), "Gene", "b", 4, 5);
         // Viterbi: nothing continues across the unseen word; "b" is then O, B-anything or nothing alike (tie: O)
         Decoder.WordPredictions viterbi = Decoder.wordPredictions(
-                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), LABELS);
+                encoding(text, wordIds, windows), List.<float[][]>of(windowLogits(B_GENE, I_GENE)), TABLES, Decoding.Method.VITERBI);
         assertEquals(List.of("B-Gene", "O", "O"), viterbi.tags());
     }
 
@@ -111,7 +112,7 @@ class DecoderTest {
     @Test
     void viterbiWeighsAnEntityWithoutItsStartAgainstNone() {
         // the same case as Python's test_viterbi_decoding_weighs_an_entity_without_its_start_against_none
-        List<String> labels = List.of("O", "B-Disease", "I-Disease");
+        DecodingTables tables = GoldenBundle.iob2Tables(List.of("O", "B-Disease", "I-Disease"));
         String text = "Cisplatin nephrotoxicity .";
         int[] wordIds = {0, 1, 1, 2};
         List<Window> windows = Windows.planWindows(4, 62, 16);
@@ -119,14 +120,14 @@ class DecoderTest {
         logits[1] = new float[] {3f, 0f, 0f};
         logits[2] = new float[] {0f, 2f, 2.5f}; // I-Disease best, B-Disease close behind
         logits[4] = new float[] {3f, 0f, 0f};
-        List<Entity> entities = Decoder.decodeDocument(encoding(text, wordIds, windows), List.<float[][]>of(logits), labels);
+        List<Entity> entities = Decoder.decodeDocument(encoding(text, wordIds, windows), List.<float[][]>of(logits), tables, Decoding.Method.VITERBI);
         assertEquals(1, entities.size(), entities.toString());
         assertEntity2(entities.get(0), "Disease", "nephrotoxicity", 10, 24);
         assertEquals(Decoder.softmax(logits[2])[1], entities.get(0).score(), 1e-7); // the probability of the tag chosen
         logits[2] = new float[] {2.4f, 0f, 2.5f}; // O nearly as likely as I-, B- is not: no entity
-        assertEquals(List.of(), Decoder.decodeDocument(encoding(text, wordIds, windows), List.<float[][]>of(logits), labels));
+        assertEquals(List.of(), Decoder.decodeDocument(encoding(text, wordIds, windows), List.<float[][]>of(logits), tables, Decoding.Method.VITERBI));
         List<Entity> repaired = Decoder.decodeDocument(
-                encoding(text, wordIds, windows), List.<float[][]>of(logits), labels, Decoding.Method.ARGMAX);
+                encoding(text, wordIds, windows), List.<float[][]>of(logits), tables, Decoding.Method.ARGMAX);
         assertEntity2(repaired.get(0), "Disease", "nephrotoxicity", 10, 24);
     }
 
@@ -134,13 +135,13 @@ class DecoderTest {
     void nothingFound() {
         List<Window> windows = Windows.planWindows(WORD_IDS.length, 62, 16);
         float[][] logits = windowLogits(O, O, O, O, O, O, O, O, O, O);
-        assertEquals(List.of(), Decoder.decodeDocument(encoding(TEXT, WORD_IDS, windows), List.<float[][]>of(logits), LABELS));
+        assertEquals(List.of(), Decoder.decodeDocument(encoding(TEXT, WORD_IDS, windows), List.<float[][]>of(logits), TABLES, Decoding.Method.VITERBI));
     }
 
     @Test
     void emptyText() {
         DocumentEncoding empty = new DocumentEncoding("", List.of(), new int[0], new int[0], List.of(), List.of());
-        assertEquals(List.of(), Decoder.decodeDocument(empty, List.of(), LABELS));
+        assertEquals(List.of(), Decoder.decodeDocument(empty, List.of(), TABLES, Decoding.Method.VITERBI));
     }
 
     @Test
@@ -150,7 +151,7 @@ class DecoderTest {
         logits[1][B_GENE] = 5f;
         logits[2][I_GENE] = 1f; // probability e/(e+6)
         List<Entity> entities = Decoder.decodeDocument(
-                encoding(text, new int[] {0, 1}, Windows.planWindows(2, 62, 16)), List.<float[][]>of(logits), LABELS);
+                encoding(text, new int[] {0, 1}, Windows.planWindows(2, 62, 16)), List.<float[][]>of(logits), TABLES, Decoding.Method.VITERBI);
         double p2 = Math.exp(1) / (Math.exp(1) + 6);
         assertEquals(1, entities.size());
         assertEquals((P + p2) / 2, entities.get(0).score(), 1e-6);
@@ -160,8 +161,6 @@ class DecoderTest {
     void softmaxIsStableAndArgmaxTakesTheFirstMaximum() {
         assertArrayEquals(new float[] {0.5f, 0.5f}, Decoder.softmax(new float[] {1000f, 1000f}), 1e-7f);
         assertArrayEquals(new float[] {1f, 0f}, Decoder.softmax(new float[] {1000f, -1000f}), 1e-7f);
-        List<Decoder.TokenPrediction> tie = Decoder.tokenPredictions(new float[][] {{0, 0}, {2, 2}, {0, 0}});
-        assertEquals(List.of(new Decoder.TokenPrediction(0, 0.5f)), tie);
     }
 
     @Test
@@ -173,9 +172,9 @@ class DecoderTest {
     void mismatchedCountsAreErrors() {
         List<Window> windows = Windows.planWindows(WORD_IDS.length, 62, 16);
         assertThrows(IllegalArgumentException.class,
-                () -> Decoder.decodeDocument(encoding(TEXT, WORD_IDS, windows), List.of(), LABELS));
+                () -> Decoder.decodeDocument(encoding(TEXT, WORD_IDS, windows), List.of(), TABLES, Decoding.Method.VITERBI));
         assertThrows(IllegalArgumentException.class,
-                () -> Decoder.entitiesFromWordTags("a b", PreTokenizer.pretokenize("a b"), List.of("O"), null));
+                () -> Decoder.entitiesFromWordTags("a b", PreTokenizer.pretokenize("a b"), List.of("O"), null, TABLES));
     }
 
     @Test

@@ -80,4 +80,28 @@ final class GoldenBundle {
         }
         return windows;
     }
+
+    /**
+     * The IOB2 decoding tables of {@code labels}, taken from the golden bundle's (written by Python's
+     * {@code schemes.decoding_tables}; the rule is pairwise, so any subset of its labels has the
+     * subset of its tables). Tests hold no copy of the rule either.
+     */
+    static DecodingTables iob2Tables(List<String> labels) {
+        DecodingTables all = Bundle.load(dir()).tables();
+        int[] index = labels.stream().mapToInt(label -> all.labels().indexOf(label)).toArray();
+        boolean[] starts = new boolean[index.length];
+        boolean[] ends = new boolean[index.length];
+        boolean[][] transitions = new boolean[index.length][index.length];
+        for (int i = 0; i < index.length; i++) {
+            if (index[i] < 0) {
+                throw new IllegalArgumentException(labels.get(i) + " is not a label of the golden bundle " + all.labels());
+            }
+            starts[i] = all.starts()[index[i]];
+            ends[i] = all.ends()[index[i]];
+            for (int j = 0; j < index.length; j++) {
+                transitions[i][j] = all.transitions()[index[i]][index[j]];
+            }
+        }
+        return new DecodingTables(labels, all.prefixes(), starts, transitions, ends);
+    }
 }

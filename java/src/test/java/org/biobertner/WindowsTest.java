@@ -12,7 +12,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Expected values computed with biobert_ner.alignment.plan_windows / best_window_per_token. */
+/** Expected values computed with biobert_ner.windows.plan_windows / best_window_per_token. */
 class WindowsTest {
 
     static Stream<Arguments> plans() {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from biobert_ner import corpus, data
-from biobert_ner.corpus import (
+from biobert_ner import course_corpus, data
+from biobert_ner.course_corpus import (
     BUNDLED_SPLIT_FILES,
     ENTITY_TYPES,
     CorpusMarkupError,
@@ -203,16 +203,16 @@ def test_tsv_files_are_valid_iob2(tsv_splits) -> None:
 
 
 def test_tsv_files_are_what_the_sources_generate(tsv_splits, source_splits) -> None:
-    assert corpus.drifted_tsv_files() == [], "run: python scripts/build_corpus.py"
+    assert course_corpus.drifted_tsv_files() == [], "run: python scripts/build_corpus.py"
     assert tsv_splits == source_splits
 
 
 def test_datasheet_statistics_are_up_to_date(tsv_splits) -> None:
-    datasheet = bundled_source_dir() / corpus.DATASHEET_NAME
+    datasheet = bundled_source_dir() / course_corpus.DATASHEET_NAME
     text = datasheet.read_text(encoding="utf-8")
-    block = text.split(corpus.STATS_BEGIN)[1].split(corpus.STATS_END)[0]
+    block = text.split(course_corpus.STATS_BEGIN)[1].split(course_corpus.STATS_END)[0]
     assert block.strip() == format_statistics_table(corpus_statistics(tsv_splits)).strip()
-    assert text == corpus.datasheet_text(datasheet), "run: python scripts/build_corpus.py"
+    assert text == course_corpus.datasheet_text(datasheet), "run: python scripts/build_corpus.py"
 
 
 def test_size_and_split_proportions(tsv_splits) -> None:
@@ -274,7 +274,7 @@ def test_build_script_check_names_the_drifted_file(tmp_path: Path, capsys: pytes
     script = load_build_script()
     sources = write_sources(tmp_path, "[p53]{Gene} binds.\n", "[aspirin]{Chemical}.\n", "[gout]{Disease}.\n")
     datasheet = sources / "DATASHEET.md"
-    datasheet.write_text(f"# Sheet\n{corpus.STATS_BEGIN}\n{corpus.STATS_END}\nmore\n", encoding="utf-8")
+    datasheet.write_text(f"# Sheet\n{course_corpus.STATS_BEGIN}\n{course_corpus.STATS_END}\nmore\n", encoding="utf-8")
     options = ["--source-dir", str(sources), "--output-dir", str(tmp_path / "tsv")]
 
     assert script.main(options) == 0
@@ -295,7 +295,7 @@ def test_build_script_check_names_the_drifted_file(tmp_path: Path, capsys: pytes
 
 def test_build_script_reports_markup_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sources = write_sources(tmp_path, "[p53]{Gen} binds.\n", "B.\n", "C.\n")
-    (sources / "DATASHEET.md").write_text(f"{corpus.STATS_BEGIN}\n{corpus.STATS_END}\n", encoding="utf-8")
+    (sources / "DATASHEET.md").write_text(f"{course_corpus.STATS_BEGIN}\n{course_corpus.STATS_END}\n", encoding="utf-8")
     assert load_build_script().main(["--source-dir", str(sources), "--output-dir", str(tmp_path / "tsv")]) == 2
     assert "train.txt:1: column 7: unknown entity type 'Gen'" in capsys.readouterr().err
     assert not (tmp_path / "tsv").exists()

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from . import statistics
+from .corpus_statistics import corpus_statistics as count_corpus
 from .data import Sentence, format_tsv, write_tsv
 from .pretokenize import pretokenize
 from .schemes import Span, spans_from_tags, tag_problems, tags_from_spans
@@ -313,8 +313,8 @@ class SplitStatistics:
 def split_statistics(
     split: str, sentences: Iterable[Sentence], entity_types: Sequence[str] = ENTITY_TYPES
 ) -> SplitStatistics:
-    """The datasheet's numbers for one split (counted by :func:`biobert_ner.statistics.corpus_statistics`)."""
-    counts = statistics.corpus_statistics(list(sentences))
+    """The datasheet's numbers for one split (counted by :func:`biobert_ner.corpus_statistics.corpus_statistics`)."""
+    counts = count_corpus(list(sentences))
     entities = {entity_type: counts.entities_per_type.get(entity_type, 0) for entity_type in entity_types}
     entities |= counts.entities_per_type
     return SplitStatistics(split, counts.sentences, counts.tokens, counts.sentences_without_entities, entities)
