@@ -352,7 +352,7 @@ def test_every_cheat_in_exercise_02_scores_zero_with_a_reason(tmp_path):
     assert (report.score, report.max_score) == (0, 7), str(report)
     reasons = {
         "test_spans": ("", SPANS_LINE),
-        "test_iob1_to_iob2": ("edited", "iob1_to_iob2(['I-Gene', 'I-Gene', 'B-Gene', 'O', 'I-Gene'])"),
+        "test_iob1_to_iob2": ("edited", "(IOB1 tag 'I-Chemical' after 'O'): returned 'I-Chemical', expected 'B-Chemical'"),
         "test_memorise_mentions": ("deleted", "not written yet"),
         "test_dictionary_tags": ("edited", "returned 'O', expected"),
         "test_my_annotations": ("", "a cell of this notebook replaced checks.check_against"),
@@ -361,8 +361,7 @@ def test_every_cheat_in_exercise_02_scores_zero_with_a_reason(tmp_path):
         result = report.result(grade_id)
         assert not result.passed and result.restored == restored, str(report)
         assert reason in result.message, f"{grade_id}: {result.message}"
-    assert report.ignored == ["cell (grade_id bonus): no test of that name in the solution"] or report.ignored[0].endswith(
-        "(grade_id bonus): no test of that name in the solution"), report.ignored
+    assert len(report.ignored) == 1 and report.ignored[0].endswith("(grade_id bonus): no test of that name in the solution")
     assert "[test cell restored from the solution: yours was deleted]" in str(report)
 
 
