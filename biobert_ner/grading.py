@@ -110,6 +110,8 @@ def _note_cell(solution_name: str):
         "**Exercises.** Work in this notebook: write your code where a cell says `# YOUR CODE HERE` "
         "(delete the `raise NotImplementedError()` line), then run the test cell below it. It compares "
         "your function with the course library on real inputs and, when they differ, says where. "
+        "Grading runs the test cells as the course wrote them, with more test cases than you see here, "
+        "and gives no points to a function that calls the library function it is checked against. "
         "To grade the whole notebook, save it and run, from the repository folder,\n\n"
         f"    biobert-ner grade exercises/{solution_name}"
     )
