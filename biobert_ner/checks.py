@@ -676,7 +676,8 @@ def _guarded_members() -> dict[tuple[str, str], Any]:
         if module is None or not (module_name == "builtins" or module_name.split(".")[0] in GUARDED_PACKAGES):
             continue
         for name, value in list(vars(module).items()):
-            kept = (types.BuiltinFunctionType, type) if module is builtins else (types.FunctionType, type, types.BuiltinFunctionType)
+            kept = (types.BuiltinFunctionType, type) if module is builtins else (
+                types.FunctionType, type, types.BuiltinFunctionType, types.ModuleType)  # a module too: biobert_ner.checks = a fake
             if isinstance(value, kept):
                 members[module_name, name] = value
     return members

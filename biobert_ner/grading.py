@@ -361,7 +361,12 @@ def restore_test_cells(notebook, solution) -> Restoration:
             continue
         if grade_id not in wanted and not (_nbgrader(cell).get("grade") and not is_solution_cell(cell)):
             continue  # the student's own work, or a written answer
-        reason = "a second cell with that grade_id" if grade_id in wanted else "no test of that name in the solution"
+        if grade_id not in wanted:
+            reason = "no test of that name in the solution"
+        elif cell.cell_type != "code":
+            reason = f"a test cell turned into a {cell.cell_type} cell"
+        else:
+            reason = "a second cell with that grade_id"
         restoration.ignored.append(f"cell {cell.get('id', index)} (grade_id {grade_id or '(none)'}): {reason}")
         cell.metadata.pop("nbgrader", None)
     for solution_index, solution_cell in solution_tests:

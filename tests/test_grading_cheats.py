@@ -207,6 +207,14 @@ def test_a_replaced_library_function_is_named_and_nothing_is_graded(monkeypatch)
         checks.verify_library()
     assert str(refused.value) == ("a cell of this notebook replaced checks.check_against, schemes.spans_from_tags: the tests compare "
                                   "with the library as it is, so none of them can be graded")
+    monkeypatch.undo()
+    monkeypatch.setattr(checks, "_LIBRARY", {})
+    checks.snapshot_library()
+    import biobert_ner
+
+    monkeypatch.setattr(biobert_ner, "checks", __import__("types").SimpleNamespace(check_against=lambda *args, **kwargs: 0))
+    with pytest.raises(checks.RefusedAnswer, match=r"replaced biobert_ner\.checks: "):
+        checks.verify_library()
 
 
 # ---------------------------------------------------------------- test cells put back from solutions/
