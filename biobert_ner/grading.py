@@ -6,19 +6,33 @@ The notebooks in ``solutions/`` are the source of truth. They follow nbgrader's 
   ``### BEGIN SOLUTION`` and ``### END SOLUTION``; hints are comments outside that region;
 * a *test cell* (``nbgrader.grade: true``, a ``grade_id`` and ``points``) checks the answer
   with asserts, usually through :func:`biobert_ner.checks.check_against`, which compares the
-  student's function with the library's on real inputs and explains the first difference.
+  student's function with the library's on real inputs and explains the first difference;
+  lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are test cases the
+  student's copy does not show (nbgrader's ``ClearHiddenTests`` removes them).
 
 :func:`make_exercise` turns a solution notebook into the student's version with nbgrader's own
 preprocessors (``ClearSolutions`` puts ``raise NotImplementedError()`` where the solution was,
-``ClearOutput`` strips outputs; a note tells the student where to write and how to grade);
+``ClearHiddenTests`` removes hidden test cases, ``ClearOutput`` strips outputs; a note tells
+the student where to write and how to grade);
 :func:`generate_exercises` writes all of them to
 ``exercises/`` (``scripts/make_exercises.py``), deterministically, so a test can check that
 the committed exercises are exactly what the generator makes.
 
-:func:`grade_notebook` executes a notebook (every cell, errors or not) and reports each test
-cell as passed or failed, with what it raised and printed (cut to a few lines)::
+:func:`grade_notebook` grades as nbgrader's autograder does: the test cells are first put back
+as ``solutions/`` has them, hidden tests included (matched by ``grade_id``; a test cell the
+student edited or deleted is restored, and the report says so), cells that only claim to be
+tests are not counted, and points come from ``solutions/``. Then the notebook runs (every cell,
+errors or not) and each test cell is reported as passed or failed, with what it raised and
+printed (cut to a few lines)::
 
     biobert-ner grade exercises/03_label_alignment.ipynb
+
+A grader-only first cell records the library's functions before any student code runs, and
+every restored test cell starts by checking that no cell replaced one of them
+(:func:`biobert_ner.checks.verify_library`). The student's code runs in the grading kernel, as
+with nbgrader: these checks stop the plain cheats (an edited test, a patched library, a
+rebound ``checks``), not a student who sets out to subvert the kernel itself; and a student who
+has ``solutions/`` has the answers, so a class is given ``exercises/`` only.
 """
 
 from __future__ import annotations
@@ -34,6 +48,10 @@ from .checks import check_against  # noqa: F401  (test cells of exercises saved 
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
+BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
+END_HIDDEN_TESTS = "### END HIDDEN TESTS"
+GUARD_CELL_ID = "grading-guard"  # the grader's first cell: records the library before any student code runs
+TEST_PROLOGUE = "from biobert_ner import checks; checks.verify_library()  # added by the grader\n"
 NOT_IMPLEMENTED_NAMES = ("NotImplementedError",)
 DEFAULT_TIMEOUT = 300  # seconds per cell
 GENERATED_NOTE_ID = "exercise-note"
@@ -92,6 +110,8 @@ def _note_cell(solution_name: str):
         "**Exercises.** Work in this notebook: write your code where a cell says `# YOUR CODE HERE` "
         "(delete the `raise NotImplementedError()` line), then run the test cell below it. It compares "
         "your function with the course library on real inputs and, when they differ, says where. "
+        "Grading runs the test cells as the course wrote them, with more test cases than you see here, "
+        "and gives no points to a function that calls the library function it is checked against. "
         "To grade the whole notebook, save it and run, from the repository folder,\n\n"
         f"    biobert-ner grade exercises/{solution_name}"
     )
@@ -109,12 +129,13 @@ def make_exercise(solution) -> Any:
     maintainers: edit the solution, not the exercise) is kept in the notebook's metadata.
     """
     import nbformat
-    from nbgrader.preprocessors import ClearOutput, ClearSolutions
+    from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
 
     notebook = copy.deepcopy(solution if not isinstance(solution, (str, os.PathLike)) else nbformat.read(solution, as_version=4))
     name = Path(solution).name if isinstance(solution, (str, os.PathLike)) else notebook.metadata.get("biobert_ner", {}).get("name", "")
     resources: dict = {}
     notebook, resources = ClearSolutions(enforce_metadata=True).preprocess(notebook, resources)
+    notebook, resources = ClearHiddenTests(enforce_metadata=True).preprocess(notebook, resources)
     notebook, resources = ClearOutput().preprocess(notebook, resources)
     for cell in notebook.cells:  # ClearOutput left the run's timing metadata
         cell.metadata.pop("execution", None)
@@ -180,6 +201,7 @@ class ExerciseResult:
     points: float
     message: str  # what went wrong (the assertion message or error); "" when passed
     printed: str = ""  # what the test cell printed (stdout and stderr), cut to REPORT_LINES lines
+    restored: str = ""  # why the test cell was put back from solutions/ ("edited", "deleted"); "" when it was as given
 
     @property
     def score(self) -> float:
@@ -194,6 +216,8 @@ class GradeReport:
     results: list[ExerciseResult] = field(default_factory=list)
     other_errors: list[str] = field(default_factory=list)  # errors in cells that are not tests
     seconds: float = 0.0
+    solution: str = ""  # the solution notebook the test cells came from ("" when graded as it is)
+    ignored: list[str] = field(default_factory=list)  # cells marked as tests that the solution does not have
 
     @property
     def passed(self) -> bool:
@@ -216,30 +240,147 @@ class GradeReport:
     def to_dict(self) -> dict:
         return {
             "notebook": self.notebook,
+            "solution": self.solution,
             "passed": self.passed,
             "score": self.score,
             "max_score": self.max_score,
             "seconds": round(self.seconds, 1),
             "results": [
-                {"grade_id": r.grade_id, "passed": r.passed, "points": r.points, "message": r.message, "printed": r.printed}
+                {"grade_id": r.grade_id, "passed": r.passed, "points": r.points, "message": r.message, "printed": r.printed,
+                 "restored": r.restored}
                 for r in self.results
             ],
+            "ignored": list(self.ignored),
             "other_errors": list(self.other_errors),
         }
 
     def __str__(self) -> str:
         lines = [f"{self.notebook}: {self.score:g}/{self.max_score:g} points ({self.seconds:.0f} s)"]
+        if self.solution:
+            lines.append(f"  tests as in {self.solution} (hidden tests included)")
         for result in self.results:
             mark = "PASS" if result.passed else "FAIL"
-            lines.append(f"  {mark}  {result.grade_id} ({result.points:g} pt)")
+            restored = f"  [test cell restored from the solution: yours was {result.restored}]" if result.restored else ""
+            lines.append(f"  {mark}  {result.grade_id} ({result.points:g} pt){restored}")
             if not result.passed:
                 lines += [f"        {line}" for line in result.message.splitlines()]
                 lines += [f"        printed: {line}" for line in result.printed.splitlines()]
+        for cell in self.ignored:
+            lines.append(f"  not counted: {cell}")
         for error in self.other_errors:
             lines.append(f"  error outside the tests: {error.splitlines()[0] if error else ''}")
         if not self.results:
             lines.append("  (no test cells: nbgrader metadata 'grade: true' marks them)")
         return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- test cells as the solution has them
+
+
+@dataclass
+class Restoration:
+    """What :func:`restore_test_cells` changed in a student's notebook before it runs."""
+
+    tests: dict[str, tuple[float, str]] = field(default_factory=dict)  # grade_id -> (points, "edited"/"deleted"/"")
+    ignored: list[str] = field(default_factory=list)  # cells that claimed to be tests, and why they do not count
+
+
+def solution_of(path: str | os.PathLike[str], notebook) -> Path | None:
+    """The solution notebook an exercise was made from: its metadata says, else ``solutions/`` by name."""
+    from .paths import repository_root
+
+    generated_from = notebook.metadata.get("biobert_ner", {}).get("generated_from", "")
+    candidates = [repository_root() / generated_from] if generated_from else []
+    candidates.append(solutions_dir() / Path(path).name)
+    path = Path(path).resolve()
+    for candidate in candidates:
+        if candidate.is_file() and candidate.resolve() != path:  # a solution graded as itself is graded as it is
+            return candidate
+    return None
+
+
+def _grade_id(cell) -> str:
+    return str(_nbgrader(cell).get("grade_id") or "")
+
+
+def _visible_source(cell) -> str:
+    """A solution test cell as the student's copy shows it (hidden tests removed)."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    visible, _ = ClearHiddenTests().preprocess_cell(copy.deepcopy(cell), {}, 0)
+    return visible.source
+
+
+def _graded_cell(solution_cell):
+    """The solution's test cell, hidden tests included, as the grader runs it: the library checked first."""
+    cell = copy.deepcopy(solution_cell)
+    cell.source = TEST_PROLOGUE + cell.source
+    cell.outputs, cell.execution_count = [], None
+    return cell
+
+
+def _guard_cell():
+    from nbformat.v4 import new_code_cell
+
+    cell = new_code_cell("from biobert_ner import checks\nchecks.snapshot_library()  # the grader's: before any student code")
+    cell["id"] = GUARD_CELL_ID
+    return cell
+
+
+def _anchor(student_cells, solution_cells, test_index: int) -> int:
+    """Where a deleted test cell goes back: after the nearest earlier solution cell the student still has."""
+    ids = {cell.get("id"): i for i, cell in enumerate(student_cells)}
+    grade_ids = {_grade_id(cell): i for i, cell in enumerate(student_cells) if _grade_id(cell)}
+    for cell in reversed(solution_cells[:test_index]):
+        for key, index in ((_grade_id(cell), grade_ids), (cell.get("id"), ids)):
+            if key and key in index:
+                return index[key] + 1
+    return len(student_cells)
+
+
+def restore_test_cells(notebook, solution) -> Restoration:
+    """Put back every test cell of ``solution`` into ``notebook`` (in place), as nbgrader's autograder does.
+
+    A test cell is matched by its ``grade_id`` and replaced by the solution's, hidden tests
+    included, whatever the student did to it; a deleted one is inserted after the cell that
+    precedes it in the solution. A cell with a test's metadata that the solution does not have
+    (or a second cell with the same ``grade_id``) loses that metadata: it runs, but counts for
+    nothing. Points are the solution's.
+    """
+    restoration = Restoration()
+    solution_tests = [(i, cell) for i, cell in enumerate(solution.cells) if is_test_cell(cell)]
+    wanted = {_grade_id(cell) for _, cell in solution_tests}
+    seen: set[str] = set()
+    for index, cell in enumerate(notebook.cells):
+        grade_id = _grade_id(cell)
+        if grade_id in wanted and grade_id not in seen and cell.cell_type == "code":
+            seen.add(grade_id)  # the student's copy of a test: replaced below
+            continue
+        if grade_id not in wanted and not (_nbgrader(cell).get("grade") and not is_solution_cell(cell)):
+            continue  # the student's own work, or a written answer
+        if grade_id not in wanted:
+            reason = "no test of that name in the solution"
+        elif cell.cell_type != "code":
+            reason = f"a test cell turned into a {cell.cell_type} cell"
+        else:
+            reason = "a second cell with that grade_id"
+        restoration.ignored.append(f"cell {cell.get('id', index)} (grade_id {grade_id or '(none)'}): {reason}")
+        cell.metadata.pop("nbgrader", None)
+    for solution_index, solution_cell in solution_tests:
+        grade_id = _grade_id(solution_cell)
+        points = float(_nbgrader(solution_cell).get("points", 1) or 0)
+        positions = [i for i, cell in enumerate(notebook.cells) if _grade_id(cell) == grade_id and cell.cell_type == "code"]
+        if positions:
+            position = positions[0]
+            given = (_visible_source(solution_cell), solution_cell.source)  # the student's copy, or the solution's own
+            reason = "" if notebook.cells[position].source in given else "edited"
+            notebook.cells[position] = _graded_cell(solution_cell)
+        else:
+            reason = "deleted"
+            notebook.cells.insert(_anchor(notebook.cells, solution.cells, solution_index), _graded_cell(solution_cell))
+        restoration.tests[grade_id] = (points, reason)
+    notebook.cells.insert(0, _guard_cell())
+    return restoration
 
 
 def _strip_ansi(text: str) -> str:
@@ -252,7 +393,7 @@ def _error_message(output) -> str:
     name, value = output.get("ename", "Error"), _strip_ansi(str(output.get("evalue", "")))
     if name in NOT_IMPLEMENTED_NAMES:
         return "not written yet: the cell still raises NotImplementedError (replace it with your code)"
-    if name == "AssertionError":
+    if name in ("AssertionError", "RefusedAnswer"):  # a check's message is the feedback
         return value or "an assert failed (no message)"
     return f"{name}: {value}"
 
@@ -295,9 +436,12 @@ def grade_notebook(
     *,
     timeout: int = DEFAULT_TIMEOUT,
     output: str | os.PathLike[str] | None = None,
+    solution: str | os.PathLike[str] | None = None,
 ) -> GradeReport:
-    """Execute a notebook (all cells, continuing past errors) and report each test cell.
+    """Restore the test cells from the solution, execute the notebook (all cells, continuing past errors), report each test.
 
+    ``solution``: the notebook whose test cells count (default: the one the exercise was made
+    from, :func:`solution_of`); a notebook without one (a solution itself) is graded as it is.
     A test cell passes when it runs without an error. A solution that still raises
     ``NotImplementedError``, an assert that fails, or any other exception fails it, with the
     message and what the cell printed shown, each cut to a few lines. ``output``: where to save
@@ -310,8 +454,12 @@ def grade_notebook(
 
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
+    solution_path = Path(solution) if solution is not None else solution_of(path, notebook)
+    restoration = None
+    if solution_path is not None:
+        restoration = restore_test_cells(notebook, nbformat.read(solution_path, as_version=4))
     start = time.perf_counter()
-    report = GradeReport(str(path))
+    report = GradeReport(str(path), solution=_shown_path(solution_path), ignored=restoration.ignored if restoration else [])
     # allow_errors: every cell runs, each test is reported on its own; what stops the run
     # (a cell timeout, a dead kernel) still leaves what ran so far to be graded
     error = execute_notebook(notebook, path.parent, timeout=timeout, allow_errors=True, keep_profile=False)
@@ -325,12 +473,25 @@ def grade_notebook(
         if is_test_cell(cell):
             meta = _nbgrader(cell)
             grade_id = str(meta.get("grade_id") or cell.get("id") or f"cell-{index}")
+            points, restored = restoration.tests[grade_id] if restoration else (float(meta.get("points", 1) or 0), "")
             ran = cell.get("execution_count") is not None
             if error is None and not ran:
                 error = "not run (the notebook stopped before this cell)"
-            report.results.append(ExerciseResult(grade_id, error is None, float(meta.get("points", 1) or 0), error or "", _cell_text(cell)))
+            report.results.append(ExerciseResult(grade_id, error is None, points, error or "", _cell_text(cell), restored))
         elif error is not None and not is_solution_cell(cell):
             report.other_errors.append(f"cell {cell.get('id', index)}: {error}")
     if output is not None:
         nbformat.write(notebook, str(output))
     return report
+
+
+def _shown_path(path: Path | None) -> str:
+    """``path`` relative to the repository when inside it: reports carry no machine's folders."""
+    if path is None:
+        return ""
+    from .paths import repository_root
+
+    try:
+        return str(path.resolve().relative_to(repository_root().resolve()))
+    except ValueError:
+        return str(path)
