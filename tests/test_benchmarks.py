@@ -136,3 +136,23 @@ def test_gpu_benchmark_dev_sentences_are_held_out_from_its_training_sentences(co
                    for sentence, _ in dev_pool)
     tokens, _ = bench.synthetic_sentences(dev_pool, 50, 25, random.Random(1))
     assert len(tokens) == 50
+
+
+def test_training_comparisons_and_targets_read_every_run_with_one_decoding():
+    """Ours leads under Viterbi and trails under argmax: each target says so on its own decoding, never across two."""
+    bench = load_benchmark("bench_training")
+    def run(speed, viterbi, argmax):
+        return {"sentences_per_second": speed, "dev_f1_viterbi": viterbi, "test_f1_viterbi": viterbi,
+                "dev_f1_argmax": argmax, "test_f1_argmax": argmax}
+
+    runs = {"ours": run(30.0, 0.84, 0.80), "trainer_default": run(10.0, 0.82, 0.81), "trainer_tuned": run(25.0, 0.82, 0.81)}
+    comparisons = {**bench.speed_comparisons(runs),
+                   "f1_points": {decoding: bench.f1_comparisons(runs, decoding) for decoding in ("viterbi", "argmax")}}
+    assert comparisons["speed_ours_vs_trainer_default"] == pytest.approx(3.0)
+    assert comparisons["f1_points"]["viterbi"]["test_f1_points_ours_minus_trainer_default"] == pytest.approx(2.0)
+    assert comparisons["f1_points"]["argmax"]["test_f1_points_ours_minus_trainer_default"] == pytest.approx(-1.0)
+    assert comparisons["f1_points"]["viterbi"]["dev_f1_points_bf16_minus_fp32"] is None  # no ours_fp32 run
+    targets = bench.targets(comparisons)
+    assert targets["ours_at_least_3x_trainer_default"] and not targets["ours_at_least_1.5x_trainer_tuned"]
+    assert targets["viterbi"] == {"dev_f1_within_half_a_point_of_trainer_default": True, "ours_test_f1_at_least_trainer_default": True}
+    assert targets["argmax"] == {"dev_f1_within_half_a_point_of_trainer_default": False, "ours_test_f1_at_least_trainer_default": False}
