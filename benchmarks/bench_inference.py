@@ -1,12 +1,13 @@
 """Inference speed and parity on raw text: ``NerPipeline`` (PyTorch, ONNX Runtime) vs transformers' pipeline.
 
-    python benchmarks/bench_inference.py                       # NCBI-disease; MiniLM fine-tuned 1 epoch first (cached in build/)
-    python benchmarks/bench_inference.py --model-dir runs/ncbi/model --threads 2
-    python benchmarks/bench_inference.py --quick               # the course corpus: checks the script, not the numbers
+    python -m benchmarks.bench_inference                       # NCBI-disease; MiniLM fine-tuned 1 epoch first (cached in build/)
+    python -m benchmarks.bench_inference --model-dir runs/ncbi/model --threads 2
+    python -m benchmarks.bench_inference --quick               # the course corpus: checks the script, not the numbers
 
 Everything runs in one process on the same model, the same texts, the same number of CPU threads
 and the same batch size; the result is printed as one JSON object and saved to
-``benchmarks/results/inference.json`` (not with ``--quick``):
+``benchmarks/results/inference.json`` (not with ``--quick``), with the commit and the machine
+(:mod:`benchmarks.common`):
 
 * **texts**: the first ``--texts`` test sentences of NCBI-disease (``--quick``: sentences of the
   course corpus, test split first), turned back into raw text (:func:`detokenize`: no space before ``.``/``,``/``)``, none around
@@ -22,7 +23,10 @@ and the same batch size; the result is printed as one JSON object and saved to
   taking turns (a burst of load on a shared machine hits them all).
 * **agreement** with ``NerPipeline`` (PyTorch, fp32), entities compared as ``(type, start, end)``:
   texts with identical entities, and for a run that is not identical on every text, its F1 against
-  gold on the whole test split and its change from the reference's (which is always reported). transformers' pipeline is given the
+  gold on the whole test split and its change from the reference's (which is always reported).
+  ``NerPipeline`` reads each word's label with Viterbi (its default); ``argmax_reference`` is the same
+  PyTorch pipeline reading each word's best label, as transformers' pipeline does, not timed, to
+  tell the decoding's share of the differences from the pipelines'. transformers' pipeline is given the
   *pre-tokenized* text re-joined with single spaces, so both see the same words (BERT's own
   pre-tokenizer leaves ``±5`` or ``10°C`` glued together where ours splits them); its offsets into
   that text are mapped back to the raw text through the word index.
@@ -31,17 +35,15 @@ and the same batch size; the result is printed as one JSON object and saved to
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Callable, Sequence
+
+from benchmarks.common import add_output_argument, finish, logs_to_stderr, result_path, start_record
 
 REPO = Path(__file__).resolve().parents[1]
 NO_SPACE_BEFORE = set(".,;:!?)]}%")
@@ -74,7 +76,7 @@ def load_texts(corpus_name: str) -> tuple[list[str], list[str], list[set]]:
     from biobert_ner.pretokenize import split_words
     from biobert_ner.schemes import spans_from_tags
 
-    with contextlib.redirect_stdout(sys.stderr):
+    with logs_to_stderr():
         corpus = load_data(corpus_name)
     names = label_names(corpus)
     texts: dict[str, list[str]] = {}
@@ -103,7 +105,7 @@ def fine_tuned_model(work_dir: Path, corpus_name: str, epochs: int, threads: int
             learning_rate=1e-4,
             checkpoint_every_epoch=False, num_threads=threads, seed=42,
         )
-        with contextlib.redirect_stdout(sys.stderr):  # library messages to stderr: stdout is the JSON
+        with logs_to_stderr():  # library messages to stderr: stdout is the JSON
             train(config)
     return folder / "model"
 
@@ -116,7 +118,7 @@ def exported_bundle(model_dir: Path, work_dir: Path) -> Path:
     stamp = bundle / "bundle.json"
     fresh = stamp.is_file() and stamp.stat().st_mtime >= (model_dir / "config.json").stat().st_mtime
     if not fresh or not json.loads(stamp.read_text(encoding="utf-8"))["export"]["fuse"]:
-        with contextlib.redirect_stdout(sys.stderr):
+        with logs_to_stderr():
             export_bundle(model_dir, bundle, fuse=True)
     return bundle
 
@@ -163,18 +165,6 @@ def micro_f1(gold: Sequence[set], predicted: Sequence[set]) -> float:
     return round(2 * correct / (n_gold + n_predicted), 4) if n_gold + n_predicted else 0.0
 
 
-def machine() -> dict:
-    """The CPU (lscpu's model name), its count, and the load average when the benchmark started."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                cpu = line.split(":", 1)[1].strip()
-    load = [round(value, 2) for value in os.getloadavg()]
-    return {"cpu": cpu, "cpus": os.cpu_count(), "load_average_at_start": load, "shared_or_loaded": load[0] > 0.5,
-            "python": platform.python_version()}
-
-
 class Pipelines:
     """The four runs on one model: transformers' pipeline (defaults, batch 32) and NerPipeline (PyTorch, ONNX Runtime)."""
 
@@ -183,7 +173,7 @@ class Pipelines:
 
         from biobert_ner.inference import NerPipeline
 
-        with contextlib.redirect_stdout(sys.stderr):  # library messages to stderr: stdout is the JSON
+        with logs_to_stderr():  # library messages to stderr: stdout is the JSON
             self.torch = NerPipeline.from_pretrained(model_dir, device="cpu", batch_size=batch_size)
             self.onnx = NerPipeline.from_bundle(bundle, batch_size=batch_size, threads=threads)
         self.hf = pipeline("token-classification", model=self.torch.model, tokenizer=self.torch.tokenizer,
@@ -215,11 +205,34 @@ def joined_text(text: str) -> str:
     return " ".join(word.text for word in pretokenize(text))
 
 
+def argmax_entities(ner, texts: list[str]) -> list[set]:
+    """``{(type, start, end)}`` per text from ``ner``'s model with each word's best label (no Viterbi)."""
+    from biobert_ner.inference import decode_document
+
+    encodings = ner.encode_batch(texts)
+    decoded = [decode_document(encoding, logits, ner.label_names, "argmax") for encoding, logits in zip(encodings, ner.logits_batch(encodings))]
+    return [{(e.type, e.start, e.end) for e in entities} for entities in decoded]
+
+
+def compare_decodings(pipelines: Pipelines, sets: dict, texts: list[str], test_texts: list[str], gold: list[set], reference_f1: float) -> dict:
+    """The reference's model read with argmax: how many texts it shares with the reference (Viterbi) and with
+    transformers' pipeline (each word's best label), and its test F1: which differences the decoding explains."""
+    argmax = argmax_entities(pipelines.torch, texts)
+    f1 = micro_f1(gold, argmax_entities(pipelines.torch, test_texts))
+    row = {"decoding": "argmax", "texts": len(texts),
+           "identical_texts_with_" + REFERENCE: sum(a == b for a, b in zip(argmax, sets[REFERENCE])),
+           "test_f1": f1, "test_f1_change": round(f1 - reference_f1, 4)}
+    if "hf_pipeline_defaults" in sets:
+        row["identical_texts_with_hf_pipeline_defaults"] = sum(a == b for a, b in zip(argmax, sets["hf_pipeline_defaults"]))
+    return row
+
+
 def compare(pipelines: Pipelines, outputs: dict, texts: list[str], test_texts: list[str], gold: list[set]) -> dict:
     """Per run: texts with the reference's entities; where not all, F1 against gold on the whole test split."""
     sets = {name: pipelines.entity_sets(name, texts, output) for name, output in outputs.items()}
     reference_f1 = micro_f1(gold, pipelines.entity_sets(REFERENCE, test_texts, pipelines.torch(test_texts)))
-    result: dict = {"reference_test_f1": reference_f1, "test_sentences": len(test_texts)}
+    result: dict = {"reference_test_f1": reference_f1, "reference_decoding": "viterbi", "test_sentences": len(test_texts),
+                    "argmax_reference": compare_decodings(pipelines, sets, texts, test_texts, gold, reference_f1)}
     for name, predicted in sets.items():
         row = {"identical_texts": sum(a == b for a, b in zip(predicted, sets[REFERENCE])), "texts": len(texts),
                "entities": sum(map(len, predicted)), "entities_in_both": sum(len(a & b) for a, b in zip(predicted, sets[REFERENCE]))}
@@ -231,11 +244,8 @@ def compare(pipelines: Pipelines, outputs: dict, texts: list[str], test_texts: l
     return result
 
 
-def report(args, model_dir: Path, bundle: Path, pipelines: Pipelines, texts: list[str], seconds: dict, agreement: dict, started: dict) -> dict:
-    import onnxruntime
-    import torch
-    import transformers
-
+def report(args, model_dir: Path, bundle: Path, pipelines: Pipelines, texts: list[str], seconds: dict, agreement: dict) -> dict:
+    """The measurements (:func:`benchmarks.common.finish` adds the record of where they were made)."""
     speed = {
         name: {"batch_size": pipelines.batch_sizes[name], "seconds": round(value, 3), "texts_per_s": round(len(texts) / value, 1),
                "vs_hf_defaults": round(seconds["hf_pipeline_defaults"] / value, 2)}
@@ -245,11 +255,7 @@ def report(args, model_dir: Path, bundle: Path, pipelines: Pipelines, texts: lis
 
     info = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
     return {
-        "benchmark": "inference",
-        "date": started["date"],
-        "command": " ".join(["python", "benchmarks/bench_inference.py", *sys.argv[1:]]),
-        "machine": {**started["machine"], "threads": args.threads},
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "onnxruntime": onnxruntime.__version__},
+        "machine": {"threads": args.threads},
         "model": {"dir": relative(model_dir), "type": pipelines.torch.model.config.model_type, "labels": pipelines.torch.label_names,
                   "parameters_millions": round(sum(p.numel() for p in pipelines.torch.model.parameters()) / 1e6, 1),
                   "bundle": relative(bundle), "fused_kernels": info["export"]["fused_kernels"]},
@@ -274,7 +280,11 @@ def markdown(result: dict) -> str:
         change = f"{same['test_f1_change']:+.4f}" if "test_f1_change" in same else "identical"
         lines.append(f"| {names[name]} | {row['batch_size']} | {row['seconds']} | {row['texts_per_s']} | {row['vs_hf_defaults']}x | "
                      f"{same['identical_texts']}/{same['texts']} | {change} |")
-    lines.append(f"\nreference test F1 ({agreement['test_sentences']} sentences): {agreement['reference_test_f1']}")
+    argmax = agreement["argmax_reference"]
+    lines.append(f"\nreference test F1 ({agreement['test_sentences']} sentences, Viterbi): {agreement['reference_test_f1']}")
+    lines.append(f"the reference's model read with argmax: test F1 {argmax['test_f1']}; identical entities with the reference in "
+                 f"{argmax['identical_texts_with_' + REFERENCE]}/{argmax['texts']} texts, with the HF pipeline in "
+                 f"{argmax.get('identical_texts_with_hf_pipeline_defaults')}/{argmax['texts']}")
     return "\n".join(lines)
 
 
@@ -288,18 +298,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass of both NerPipeline backends")
     parser.add_argument("--texts", type=int, default=500, help="how many test sentences are timed (0: all)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per run (the median is reported)")
-    parser.add_argument("--output", default=None, help="JSON file to write (default: benchmarks/results/inference.json; none with --quick)")
+    add_output_argument(parser, result_path("inference"))
     parser.add_argument("--markdown", action="store_true", help="also print table rows for benchmarks/README.md (to stderr)")
     args = parser.parse_args(argv)
     args.corpus = "bundled" if args.quick else "ncbi-disease"
-    if args.output is None and not args.quick:
-        args.output = str(REPO / "benchmarks" / "results" / "inference.json")
+    if args.quick and "--output" not in (argv if argv is not None else sys.argv):
+        args.output = None  # a smoke test: nothing kept
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    started = {"machine": machine(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     args = parse_args(argv)
+    record = start_record("inference")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
@@ -314,12 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pipelines = Pipelines(model_dir, bundle, args.batch_size, args.threads)
     seconds, outputs = timed_round_robin(pipelines.runs(texts), args.repeats)
     agreement = compare(pipelines, outputs, texts, test_texts, gold)
-    result = report(args, model_dir, bundle, pipelines, texts, seconds, agreement, started)
-    print(json.dumps(result, indent=2))
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
+    result = finish(record, report(args, model_dir, bundle, pipelines, texts, seconds, agreement), args.output)
     if args.markdown:
         print(markdown(result), file=sys.stderr)
     return 0

@@ -1,7 +1,7 @@
 """Java (ONNX Runtime) vs Python (eager PyTorch) on the same texts, same model, same number of threads.
 
-    python benchmarks/bench_java.py                      # MiniLM with a random NER head, 2 threads
-    python benchmarks/bench_java.py --model-dir runs/ncbi/model --threads 4
+    python -m benchmarks.bench_java                      # MiniLM with a random NER head, 2 threads
+    python -m benchmarks.bench_java --model-dir runs/ncbi/model --threads 4
 
 What is measured, on the raw text of the bundled corpus's test sentences:
 
@@ -13,23 +13,24 @@ What is measured, on the raw text of the bundled corpus's test sentences:
 Runtimes: ``python-torch`` (``NerPipeline``, eager PyTorch, ``torch.set_num_threads``), ``python-onnxruntime``
 (``NerPipeline.from_bundle``: the same ONNX model from Python, to tell the runtime's share from the language's)
 and ``java-onnxruntime`` (``org.biobertner.cli.Bench`` in the jar, ONNX Runtime intra-op threads). The entities of
-the Java run are compared with PyTorch's. Prints one JSON object; ``--markdown`` also prints table rows
-for benchmarks/README.md.
+the Java run are compared with PyTorch's. Prints one JSON object and writes it to
+``benchmarks/results/java.json`` (``java-unfused.json`` with ``--no-fuse``; ``--output``) with the
+commit and the machine; ``--markdown`` also prints table rows for benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.common import add_output_argument, finish, logs_to_stderr, result_path, start_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 JAVA_DIR = REPO_ROOT / "java"
@@ -46,18 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="timed passes (after one warm-up pass)")
     parser.add_argument("--no-fuse", dest="fuse", action="store_false", help="export without ONNX Runtime's fused kernels")
     parser.add_argument("--markdown", action="store_true", help="also print rows for benchmarks/README.md")
-    return parser.parse_args(argv)
-
-
-def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                cpu = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "date": datetime.date.today().isoformat(), "python": platform.python_version()}
+    add_output_argument(parser, result_path("java"))
+    args = parser.parse_args(argv)
+    if not args.fuse and args.output == result_path("java"):  # the unfused bundle's numbers are kept beside the fused ones
+        args.output = result_path("java-unfused")
+    return args
 
 
 def prepare_model(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -142,11 +136,13 @@ def main(argv=None) -> int:
 
     from biobert_ner.inference import NerPipeline
 
+    record = start_record("java")
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
-    model_dir, bundle = prepare_model(args)
+    with logs_to_stderr():
+        model_dir, bundle = prepare_model(args)
     texts = corpus_texts(args.texts)
-    results: dict = {"machine": machine(), "model": model_dir.name, "threads": args.threads,
+    results: dict = {"machine": {"threads": args.threads}, "model": model_dir.name, "threads": args.threads,
                      "texts": len(texts), "repeat": args.repeat, "runtimes": {}}
 
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
@@ -210,7 +206,7 @@ def main(argv=None) -> int:
         }
         for name, run in results["runtimes"].items() if name != "python-torch"
     }
-    print(json.dumps(results, indent=2))
+    finish(record, results, args.output)
     if args.markdown:
         sizes = list(base["throughput_texts_per_s"])
         print("\n| runtime | latency median (ms) | latency mean (ms) | " + " | ".join(f"texts/s, batch {s}" for s in sizes)

@@ -1,23 +1,23 @@
 """Where a training epoch's time goes on this machine: ``torch.profiler`` over ``training.train_one_epoch``.
 
-    python benchmarks/profile_training_step.py                         # MiniLM, 320 NCBI-disease sentences (10 steps)
-    python benchmarks/profile_training_step.py --sentences 640 --precision bf16 --threads 2
+    python -m benchmarks.profile_training_step                         # MiniLM, 320 NCBI-disease sentences (10 steps)
+    python -m benchmarks.profile_training_step --sentences 640 --precision bf16 --threads 2
 
 The epoch is the library's own (length-grouped batches of 32, fused AdamW, gradient clipping), run
 on the first ``--sentences`` training sentences after one warm-up epoch. Each operator's *self* time
 (time inside the operator, not in the operators it calls) is put in one category, so the shares add
 up to 100%: matrix products, dropout (its random masks and their use), softmax, layer norm, GELU,
-dtype casts, the optimizer, the embedding, the loss, and the rest. Prints one JSON object.
+dtype casts, the optimizer, the embedding, the loss, and the rest. Prints one JSON object and writes
+it to ``benchmarks/results/profile_training_step.json`` (``--output``) with the commit and the machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import sys
 import tempfile
 import time
+
+from benchmarks.common import add_output_argument, finish, logs_to_stderr, result_path, start_record
 
 # First match wins: operator-name fragments -> category.
 CATEGORIES = (
@@ -49,16 +49,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--precision", default="auto", help="auto, fp32 or bf16 (TrainingConfig.precision)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--top", type=int, default=12, help="operators listed by self time")
+    add_output_argument(parser, result_path("profile_training_step"))
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    record = start_record("profile_training_step")
     from torch.profiler import ProfilerActivity, profile
 
     from biobert_ner.training import TrainingConfig, set_up_run, train_one_epoch
 
-    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(sys.stderr):
+    with tempfile.TemporaryDirectory() as folder, logs_to_stderr():
         config = TrainingConfig(model=args.model, data=args.data, output_dir=folder, epochs=2, batch_size=args.batch_size,
                                 max_train_sentences=args.sentences, precision=args.precision, num_threads=args.threads,
                                 checkpoint_every_epoch=False)
@@ -75,7 +77,7 @@ def main(argv=None) -> int:
         shares[category(event.key)] = shares.get(category(event.key), 0.0) + event.self_cpu_time_total / total
     top = sorted(events, key=lambda event: event.self_cpu_time_total, reverse=True)[: args.top]
     report = {
-        "benchmark": "profile of one training epoch",
+        "what": "profile of one training epoch",
         "settings": {"model": args.model, "data": args.data, "sentences": totals["sentences"], "batch_size": args.batch_size,
                      "precision": run.accelerator.mixed_precision, "threads": __import__("torch").get_num_threads()},
         "epoch_seconds_profiled": seconds,
@@ -84,9 +86,9 @@ def main(argv=None) -> int:
         "top_operators": [{"operator": event.key, "share": round(event.self_cpu_time_total / total, 4),
                            "calls": event.count} for event in top],
     }
-    print(json.dumps(report, indent=2))
+    finish(record, report, args.output)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -54,7 +54,7 @@ class Profile:
     batch_size: int
     learning_rate: float  # peak learning rate (linear warm-up then linear decay)
     max_length: int  # sub-word tokens per sentence, [CLS] and [SEP] included
-    precision: str  # "fp32", "bf16" or "fp16" (fp16 only on a GPU)
+    precision: str  # "fp32", "bf16", "fp16" (fp16 only on a GPU) or "auto" (optimization.resolve_precision)
     seed: int = 0
     needs_network: bool = False  # True when the model or data come from the hub
     wants_gpu: bool = False
@@ -86,7 +86,7 @@ PROFILES: dict[str, Profile] = {
         batch_size=32,
         learning_rate=5e-5,
         max_length=128,
-        precision="bf16",
+        precision="auto",  # bf16 on an A100/H100, fp16 with loss scaling on a T4/V100 (free Colab and Kaggle)
         needs_network=True,
         wants_gpu=True,
     ),

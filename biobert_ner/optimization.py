@@ -41,12 +41,30 @@ def cpu_has_fast_bf16() -> bool:
         return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+NATIVE_BF16_CAPABILITY = (8, 0)  # Ampere (A100) and newer compute in bf16 natively; Turing (T4), Volta (V100) do not
+
+
+def has_native_bf16(device: torch.device) -> bool:
+    """True where bf16 runs on the hardware itself: a GPU of compute capability 8.0 or newer, a CPU with bf16 units.
+
+    Not ``torch.cuda.is_bf16_supported()``: by default it also counts emulation as support, and
+    emulated bf16 on a T4 or V100 (the GPUs of free Colab and Kaggle) is slower than fp16 there.
+    """
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= NATIVE_BF16_CAPABILITY
+    return device.type == "cpu" and cpu_has_fast_bf16()
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``TrainingConfig.precision`` -> Accelerate's ``mixed_precision`` ("no", "bf16" or "fp16") on ``device``."""
+    """``TrainingConfig.precision`` -> Accelerate's ``mixed_precision`` ("no", "bf16" or "fp16") on ``device``.
+
+    ``auto``: bf16 where the hardware has it natively (:func:`has_native_bf16`); else fp16 with loss
+    scaling on a GPU, fp32 on a CPU.
+    """
     if precision == "auto":
-        if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "no"
+        if has_native_bf16(device):
+            return "bf16"
+        return "fp16" if device.type == "cuda" else "no"
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("precision='fp16' needs a CUDA GPU; on this device use 'bf16' or 'fp32'")
     return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
@@ -168,7 +186,7 @@ def describe_device(config: "TrainingConfig", accelerator, mixed_precision: str,
     precision = {"no": "fp32", "bf16": "bf16 autocast (fp32 weights)", "fp16": "fp16 autocast + loss scaling"}[mixed_precision]
     why = ""
     if config.precision == "auto":
-        why = " (auto: " + ("the hardware has fast bf16" if mixed_precision == "bf16" else "no fast bf16 here") + ")"
+        why = " (auto: " + ("the hardware has native bf16" if mixed_precision == "bf16" else "no native bf16 here") + ")"
     return (
         f"device: {accelerator.device} x {accelerator.num_processes} process(es) | precision: {precision}{why}"
         + (f" | CPU threads: {threads}" if accelerator.device.type == "cpu" else "")

@@ -16,17 +16,25 @@ SCORES = {"ours": {42: 0.84, 43: 0.82}, "trainer_default": {42: 0.80, 43: 0.81}}
 
 
 @pytest.fixture
-def bench(monkeypatch):
-    """bench_quality with stand-in runs that record each call; ``fail_at`` stops the benchmark at one run."""
+def bench(monkeypatch, tmp_path):
+    """bench_quality with stand-in runs that record each call; ``fail_at`` stops the benchmark at one run.
+
+    ``both_decodings``: the stand-ins also report ``test_f1_viterbi`` (their test F1) and ``test_f1_argmax``
+    (0.02 lower for ours, equal for the Trainer). Results are written under ``tmp_path``, not to benchmarks/results/.
+    """
     module = load_benchmark("bench_quality")
-    module.calls, module.fail_at = [], None
+    module.calls, module.fail_at, module.both_decodings = [], None, False
+    monkeypatch.setattr(module, "result_path", lambda name: tmp_path / f"{name}.json")
 
     def stand_in(name):
         def run(seed):
             module.calls.append((name, seed))
             if module.fail_at == (name, seed):
                 raise KeyboardInterrupt  # the benchmark stopped by hand, mid-way
-            return {"dev_f1": SCORES[name][seed] - 0.01, "test_f1": SCORES[name][seed], "train_seconds": 10.0 + seed}
+            scores = {"dev_f1": SCORES[name][seed] - 0.01, "test_f1": SCORES[name][seed], "train_seconds": 10.0 + seed}
+            if module.both_decodings:
+                scores.update(test_f1_viterbi=SCORES[name][seed], test_f1_argmax=SCORES[name][seed] - (0.02 if name == "ours" else 0.0))
+            return scores
         return run
 
     monkeypatch.setattr(module, "run_ours", lambda dataset, args, seed, recipe: stand_in("ours")(seed))
@@ -37,15 +45,28 @@ def bench(monkeypatch):
 ARGS = ["--data", "bundled", "--seeds", "42,43", "--epochs", "5"]
 
 
-def test_runs_take_turns_per_seed_and_the_report_says_whether_the_targets_hold(bench, capsys):
+def test_runs_take_turns_per_seed_and_the_report_says_whether_the_targets_hold(bench, capsys, tmp_path):
+    bench.both_decodings = True
     assert bench.main(ARGS) == 0
     assert bench.calls == [("ours", 42), ("trainer_default", 42), ("ours", 43), ("trainer_default", 43)]
     report = json.loads(capsys.readouterr().out)
     assert report["runs"]["ours"]["test_f1"] == pytest.approx(0.83)
     assert report["runs"]["ours"]["test_f1_std"] == pytest.approx(0.01414, abs=1e-5)
     assert report["runs"]["trainer_default"]["test_f1_per_seed"] == [0.80, 0.81]
-    assert report["targets"] == {"ours_mean_test_f1_at_least_0.83": True, "ours_ahead_of_every_trainer_run": True}
+    # Each target compares runs read the same way: under argmax ours (0.81) is no longer ahead (0.805).
+    assert report["targets"] == {
+        "viterbi": {"ours_mean_test_f1_at_least_0.83": True, "ours_ahead_of_every_trainer_run": True},
+        "argmax": {"ours_mean_test_f1_at_least_0.83": False, "ours_ahead_of_every_trainer_run": True},
+    }
     assert report["settings"]["epochs"] == 5 and "log" not in report
+    written = json.loads((tmp_path / "quality.json").read_text())  # the same report, with where it came from
+    assert written["runs"] == report["runs"] and len(written["commit"]) == 40 and written["machine"]["cores"] >= 1
+
+
+def test_no_output_prints_the_report_and_writes_nothing(bench, capsys, tmp_path):
+    assert bench.main([*ARGS, "--seeds", "42", "--no-output"]) == 0
+    assert json.loads(capsys.readouterr().out)["benchmark"] == "quality"
+    assert not (tmp_path / "quality.json").exists()
 
 
 def test_a_stopped_run_goes_on_from_its_log_and_runs_nothing_twice(bench, tmp_path, capsys):
@@ -145,8 +166,10 @@ def test_scores_by_decoding_reads_each_run_its_own_way(monkeypatch):
         return {"viterbi": 0.9, "argmax": 0.8}[decoding] - (0.1 if split == "test" else 0.0)
 
     monkeypatch.setattr(bench_training, "split_f1", split_f1)
-    scores = bench_training.scores_by_decoding(None, None, None, "argmax")
+    scores = bench_training.scores_by_decoding(None, None, {"validation": None, "test": None}, "argmax")
     assert scores == {
         "decoding": "argmax", "dev_f1_viterbi": 0.9, "test_f1_viterbi": 0.8, "dev_f1_argmax": 0.8,
         "test_f1_argmax": pytest.approx(0.7), "dev_f1": 0.8, "test_f1": pytest.approx(0.7),
     }
+    dev_only = bench_training.scores_by_decoding(None, None, {"validation": None}, "viterbi")  # no test split: dev only
+    assert dev_only == {"decoding": "viterbi", "dev_f1_viterbi": 0.9, "dev_f1_argmax": 0.8, "dev_f1": 0.9}
