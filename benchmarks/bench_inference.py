@@ -207,7 +207,7 @@ def joined_text(text: str) -> str:
 
 def argmax_entities(ner, texts: list[str]) -> list[set]:
     """``{(type, start, end)}`` per text from ``ner``'s model with each word's best label (no Viterbi)."""
-    from biobert_ner.inference import decode_document
+    from biobert_ner.entities import decode_document
 
     encodings = ner.encode_batch(texts)
     decoded = [decode_document(encoding, logits, ner.label_names, "argmax") for encoding, logits in zip(encodings, ner.logits_batch(encodings))]
