@@ -17,6 +17,7 @@ member costs what its longest member costs, 32 times; sorted, there is little pa
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import asdict, dataclass, replace
 from typing import Protocol, Sequence, overload
 
@@ -35,7 +36,7 @@ class InferenceConfig:
 
     ``window_length`` is not training's ``max_length``: training cuts a *sentence* at
     ``max_length`` sub-words, inference never cuts a text but reads it through overlapping
-    windows of ``window_length`` tokens (a bundle stores it as ``max_length`` in bundle.json).
+    windows of ``window_length`` tokens (a bundle stores it under the same name in bundle.json).
     """
 
     batch_size: int = 32  # windows per forward pass, from all texts together
@@ -133,6 +134,19 @@ def forward_windows(backend: Backend, windows: Sequence[Sequence[int]], *, pad_i
 # ---------------------------------------------------------------- the pipeline object
 
 
+def runnable_precision(saved: Precision, device_type: str) -> Precision:
+    """The precision a model was scored in, where ``device_type`` can run it.
+
+    fp16 autocast needs a CUDA GPU: a model scored in fp16 and loaded on a CPU runs in fp32, and
+    says so (never silently).
+    """
+    if saved is Precision.FP16 and device_type != "cuda":
+        print("precision: fp32 (the model was scored in fp16, which needs a CUDA GPU; this device is "
+              f"{device_type})", file=sys.stderr)
+        return Precision.FP32
+    return saved
+
+
 class NerPipeline:
     """A fine-tuned token-classification model and its tokenizer, applied to raw text.
 
@@ -172,10 +186,10 @@ class NerPipeline:
         """Load a fine-tuned model folder (safetensors, no remote code; labels from its config).
 
         ``settings`` (``window_length=128``, ``decoding="argmax"``, ...) change fields of ``config``.
-        Without a ``config``, the decoding is the one the model was scored with
-        (``ner_settings.json``); a decoding or precision that differs from the saved one is printed
-        as an override. The precision stays fp32 unless asked: the reference that an exported
-        bundle (always fp32) matches.
+        Without a ``config``, the decoding and the precision are the ones the model was scored with
+        (``ner_settings.json``), so what is served is what was evaluated; a decoding or precision
+        that differs from the saved one is printed as an override. (An exported bundle always runs
+        in fp32; ``precision="fp32"`` is the reference it matches.)
         """
         from .model_card import load_ner_settings, resolve_setting
 
@@ -183,12 +197,13 @@ class NerPipeline:
 
         saved = load_ner_settings(folder)
         given = config is not None
-        config = replace(config or InferenceConfig(decoding=saved.decoding), **settings)
+        model, tokenizer = load_model_and_tokenizer(str(folder), device=device, verbose=verbose)
+        device_type = next(model.parameters()).device.type
+        config = replace(config or InferenceConfig(decoding=saved.decoding, precision=runnable_precision(saved.precision, device_type)),
+                         **settings)
         for name in ("decoding", "precision"):  # printed only where the caller chose one that differs
             if given or name in settings:
                 resolve_setting(name, getattr(config, name), getattr(saved, name))
-
-        model, tokenizer = load_model_and_tokenizer(str(folder), device=device, verbose=verbose)
         pipeline = cls(model, tokenizer, config)
         if verbose:
             print(f"inference: {config}")

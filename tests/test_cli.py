@@ -280,6 +280,29 @@ def test_predict_decodes_as_the_model_was_scored_and_says_when_told_otherwise(ca
     assert outputs[()] == outputs[("--decoding", "argmax")] != outputs[("--decoding", "viterbi")]
 
 
+def test_predict_computes_in_the_precision_the_model_was_scored_in(capsys, monkeypatch, tmp_path, tiny_model_dir):
+    """A model scored in bf16 is predicted in bf16 without being told; --precision fp32 is printed as an override."""
+    import shutil
+
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    (model / "ner_settings.json").write_text(json.dumps({"precision": "bf16"}), encoding="utf-8")
+    text = "Cisplatin induced nephrotoxicity in patients with lung cancer.\n"
+    code, _, err = run_main(capsys, "predict", "--model-dir", str(model), stdin=text, monkeypatch=monkeypatch)
+    assert code == 0 and "precision=bf16" in err and "overrides" not in err, err
+    code, _, err = run_main(capsys, "predict", "--model-dir", str(model), "--precision", "fp32", stdin=text, monkeypatch=monkeypatch)
+    assert code == 0 and "precision: fp32 (overrides bf16 saved with the model)" in err, err
+
+
+def test_a_model_scored_in_fp16_runs_in_fp32_on_a_cpu_and_says_so(capsys):
+    from biobert_ner.inference import runnable_precision
+    from biobert_ner.precision import Precision
+
+    assert runnable_precision(Precision.BF16, "cpu") is Precision.BF16
+    assert runnable_precision(Precision.FP16, "cuda") is Precision.FP16
+    assert runnable_precision(Precision.FP16, "cpu") is Precision.FP32
+    assert "scored in fp16, which needs a CUDA GPU" in capsys.readouterr().err
+
+
 def test_predict_with_a_bundle_decodes_as_the_bundle_says(capsys, monkeypatch, tmp_path):
     import shutil
 
