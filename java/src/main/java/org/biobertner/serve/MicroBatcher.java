@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * ({@link NerModel#predictEncoded}), so one session with a fixed thread pool serves everyone instead of
  * each caller running its own forward pass on its own threads.
  *
- * <p>At most {@code capacity} requests wait for a forward pass (a semaphore, so memory is bounded):
+ * <p>At most {@code capacity} requests wait for a forward pass, those being gathered into the next
+ * batch included (a semaphore, so memory is bounded):
  * {@link #submit} refuses the next one at once, which the service answers 503. A request whose
  * client gave up (its future is done: the per-request timeout) is dropped before it is run.
  */
@@ -125,9 +126,9 @@ final class MicroBatcher implements AutoCloseable {
     }
 
     private int admit(Job job, List<Job> batch, int windows) {
-        slots.release(); // it leaves the queue: into this batch, or dropped
         if (job.result.isDone()) {
-            return windows; // timed out while it waited
+            slots.release(); // timed out while it waited: dropped
+            return windows;
         }
         batch.add(job);
         return windows + job.windows;
@@ -140,6 +141,7 @@ final class MicroBatcher implements AutoCloseable {
             encodings.addAll(job.encodings);
             windows += job.windows;
         }
+        slots.release(batch.size()); // they leave the queue (a request being gathered still counts as waiting)
         metrics.batch(windows, batch.size());
         try {
             List<List<Entity>> entities = model.predictEncoded(encodings);
