@@ -196,7 +196,16 @@ class NerServiceTest {
         assertEquals(clients * perClient, answered.get());
         String metrics = CLIENT.send(HttpRequest.newBuilder(uri(service, "/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
-        assertTrue(metrics.contains("biobertner_batch_windows_count "), metrics);
+        long passes = metric(metrics, "biobertner_batch_windows_count");
+        long batchedRequests = metric(metrics, "biobertner_batched_requests_total");
+        System.out.printf("micro-batching: %d requests in %d forward passes%n", batchedRequests, passes);
+        assertTrue(passes > 0 && batchedRequests > passes, "concurrent requests shared forward passes: " + batchedRequests + " in " + passes);
+    }
+
+    private static long metric(String exposition, String name) {
+        return exposition.lines().filter(line -> line.startsWith(name + " "))
+                .mapToLong(line -> (long) Double.parseDouble(line.substring(name.length() + 1))).findFirst()
+                .orElseThrow(() -> new AssertionError(name + " not in\n" + exposition));
     }
 
     // ------------------------------------------------------------ bad requests
