@@ -321,7 +321,8 @@ class NerServiceTest {
                 }
             }
             assertEquals(12, ok + full);
-            assertTrue(full >= 1 && ok >= 1 && ok <= 4, ok + " answered, " + full + " refused");
+            // Unbounded, all 12 would wait; bounded, at most 4 wait per 800 ms batch (more only if the burst took longer).
+            assertTrue(full >= 1 && ok >= 1, ok + " answered, " + full + " refused");
             HttpResponse<String> after = post(small, textBody(texts.get(1)));
             assertEquals(200, after.statusCode(), "recovered: " + after.body());
             assertEquals(pythonLines.get(texts.get(1)) + "\n", after.body());
@@ -374,7 +375,7 @@ class NerServiceTest {
                 return null;
             }));
         }
-        Thread.sleep(400);
+        Thread.sleep(600);
         long acceptedBeforeStop = target.accepted();
         stopped.set(true);
         target.stop();
