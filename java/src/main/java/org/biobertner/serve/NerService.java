@@ -169,13 +169,17 @@ public final class NerService implements AutoCloseable {
         String route = ROUTES.contains(path) ? path : "other";
         int status;
         String detail = "";
+        boolean[] counted = {false}; // set once this request is counted in inFlight
         try {
-            Answer answer = answer(exchange, path, start);
+            Answer answer = answer(exchange, path, start, counted);
             status = answer.status;
             detail = answer.detail;
             send(exchange, answer);
         } finally {
             exchange.close();
+            if (counted[0]) {
+                inFlight.decrementAndGet(); // only now, with the answer sent: stop() may close the connections after it
+            }
         }
         double ms = (System.nanoTime() - start) / 1e6;
         metrics.request(route, status, ms / 1e3);
@@ -198,7 +202,7 @@ public final class NerService implements AutoCloseable {
         }
     }
 
-    private Answer answer(HttpExchange exchange, String path, long start) {
+    private Answer answer(HttpExchange exchange, String path, long start, boolean[] counted) {
         String method = exchange.getRequestMethod();
         try {
             if (OVERLOADED.get()) {
@@ -214,7 +218,7 @@ public final class NerService implements AutoCloseable {
                 return new Answer(405, refused.body, refused.detail, true, expected);
             }
             return switch (path) {
-                case ENTITIES -> entities(exchange, start);
+                case ENTITIES -> entities(exchange, start, counted);
                 case LIVE -> Answer.ok("{\"status\": \"live\"}\n", "");
                 case READY -> {
                     if (draining) {
@@ -232,32 +236,29 @@ public final class NerService implements AutoCloseable {
         }
     }
 
-    private Answer entities(HttpExchange exchange, long start) throws ApiError {
+    private Answer entities(HttpExchange exchange, long start, boolean[] counted) throws ApiError {
         if (draining) {
             throw new ApiError(503, "shutting down: not accepting new requests");
         }
         EntitiesRequest request = EntitiesRequest.parse(readBody(exchange), options.maxTexts(), options.maxChars());
-        inFlight.incrementAndGet();
+        inFlight.incrementAndGet(); // stop() waits for it; handle() counts it down once the answer is sent
+        counted[0] = true;
+        if (draining) { // stop() began while this one was read: it was not accepted
+            throw new ApiError(503, "shutting down: not accepting new requests");
+        }
+        List<DocumentEncoding> encodings = model.encodeBatch(request.texts());
+        MicroBatcher.Job job = new MicroBatcher.Job(encodings);
+        MicroBatcher.Refusal refusal = batcher.submit(job);
+        if (refusal != null) {
+            throw new ApiError(503, refusal == MicroBatcher.Refusal.QUEUE_FULL
+                    ? "queue full: " + options.queue() + " requests already wait for the model; retry" : "shutting down");
+        }
+        accepted.incrementAndGet();
         try {
-            if (draining) { // stop() began while this one was read: it was not accepted
-                throw new ApiError(503, "shutting down: not accepting new requests");
-            }
-            List<DocumentEncoding> encodings = model.encodeBatch(request.texts());
-            MicroBatcher.Job job = new MicroBatcher.Job(encodings);
-            MicroBatcher.Refusal refusal = batcher.submit(job);
-            if (refusal != null) {
-                throw new ApiError(503, refusal == MicroBatcher.Refusal.QUEUE_FULL
-                        ? "queue full: " + options.queue() + " requests already wait for the model; retry" : "shutting down");
-            }
-            accepted.incrementAndGet();
-            try {
-                List<List<Entity>> entities = await(job, start);
-                return Answer.ok(body(request, entities), request.texts().size() + " texts, " + job.windows + " windows");
-            } finally {
-                completed.incrementAndGet();
-            }
+            List<List<Entity>> entities = await(job, start);
+            return Answer.ok(body(request, entities), request.texts().size() + " texts, " + job.windows + " windows");
         } finally {
-            inFlight.decrementAndGet();
+            completed.incrementAndGet();
         }
     }
 
