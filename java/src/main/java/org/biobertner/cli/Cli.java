@@ -25,13 +25,16 @@ import org.biobertner.NerModel;
  * <p>Reads text lines (UTF-8) from the file or standard input (a line ends at {@code \n},
  * {@code \r\n} or {@code \r}, like Python's universal newlines) and writes one JSON line per input
  * line: {@code {"text": ..., "entities": [{"type", "text", "start", "end", "score"}]}}, the schema of
- * {@code biobert-ner predict}, offsets in code points. {@code bench} runs {@link Bench}.
+ * {@code biobert-ner predict}, offsets in code points. {@code bench} runs {@link Bench}, {@code serve}
+ * the HTTP service ({@link Serve}).
  */
 public final class Cli {
 
     static final String USAGE = String.join("\n",
             "usage: java -jar biobert-ner-java.jar predict --bundle DIR [--input FILE] [--threads N] [--batch-size N]",
             "       java -jar biobert-ner-java.jar bench --bundle DIR --input FILE [--threads N] [--batch-sizes 1,8,32] [--repeat N]",
+            "       java -jar biobert-ner-java.jar serve --bundle DIR [--host 127.0.0.1] [--port 8080] [--threads N] [--max-batch 32]",
+            "           [--max-delay-ms 2] [--queue 256] [--max-body-bytes 1048576] [--max-texts 64] [--max-chars 100000] [--timeout-ms 10000]",
             "  predict: one JSON line {\"text\", \"entities\"} per input line (stdin when --input is not given)");
 
     /** How many lines are predicted together (their windows share forward passes). */
@@ -61,6 +64,7 @@ public final class Cli {
             return switch (command) {
                 case "predict" -> predict(options, stdin, stdout);
                 case "bench" -> Bench.run(options, stdout);
+                case "serve" -> Serve.run(options);
                 default -> {
                     stderr.println("error: unknown command '" + command + "'\n" + USAGE);
                     yield 2;

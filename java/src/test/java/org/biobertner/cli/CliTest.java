@@ -102,4 +102,20 @@ class CliTest {
         assertEquals(2, bench.status());
         assertTrue(bench.stderr().startsWith("error: --input is required\n"), bench.stderr());
     }
+
+    @Test
+    void serveRefusesBadSettingsBeforeLoadingAnything() {
+        Run port = run("serve", "--bundle", tmp.toString(), "--port", "eighty");
+        assertEquals(2, port.status());
+        assertTrue(port.stderr().startsWith("error: --port needs a whole number, got 'eighty'\n"), port.stderr());
+        Run batch = run("serve", "--bundle", tmp.toString(), "--max-batch", "0");
+        assertEquals(2, batch.status());
+        assertTrue(batch.stderr().startsWith("error: --max-batch must be at least 1, got 0\n"), batch.stderr());
+        Run unknown = run("serve", "--bundle", tmp.toString(), "--workers", "4");
+        assertEquals(2, unknown.status());
+        assertTrue(unknown.stderr().startsWith("error: unknown option --workers\n"), unknown.stderr());
+        Run noBundle = run("serve", "--bundle", tmp.resolve("missing").toString());
+        assertEquals(1, noBundle.status());
+        assertTrue(noBundle.stderr().startsWith("error: bad bundle: "), noBundle.stderr());
+    }
 }
