@@ -1,7 +1,7 @@
 """The Java NER HTTP service under load: throughput and latency against concurrent clients, micro-batching on vs off.
 
-    python benchmarks/bench_java_service.py                    # MiniLM with a random NER head, 2 threads, ~2-3 minutes
-    python benchmarks/bench_java_service.py --seconds 3 --concurrency 1,16
+    python -m benchmarks.bench_java_service                    # MiniLM with a random NER head, 2 threads, ~2-3 minutes
+    python -m benchmarks.bench_java_service --seconds 3 --concurrency 1,16
 
 For each setting of the service (``--max-batch 8``, the default here: up to 8 windows of concurrent
 requests share a forward pass; ``--max-batch 1``: one window per forward pass, what a server without batching does) and each
@@ -20,7 +20,6 @@ settings alike. Load average, CPU, commit and date go into ``benchmarks/results/
 from __future__ import annotations
 
 import argparse
-import datetime
 import http.client
 import json
 import os
@@ -33,10 +32,9 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_java import JAR, JAVA_DIR, REPO_ROOT, build_jar, corpus_texts, machine, prepare_model, time_latency, time_throughput  # noqa: E402
+from benchmarks.bench_java import JAR, JAVA_DIR, REPO_ROOT, build_jar, corpus_texts, prepare_model, time_latency, time_throughput
+from benchmarks.common import add_output_argument, finish, result_path, start_record
 
-RESULTS = REPO_ROOT / "benchmarks" / "results" / "java_service.json"
 HOST = "127.0.0.1"  # the service and its clients stay on this machine
 
 
@@ -52,17 +50,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-batch", type=int, default=8, help="the batching service's --max-batch (windows per forward pass)")
     parser.add_argument("--max-delay-ms", type=int, default=2, help="the batching service's --max-delay-ms")
     parser.add_argument("--direct-texts", type=int, default=40, help="texts for the direct (no HTTP) baselines")
-    parser.add_argument("--output", default=str(RESULTS), help="where the JSON goes")
+    add_output_argument(parser, result_path("java_service"))
     parser.add_argument("--markdown", action="store_true", help="also print the table for benchmarks/README.md")
     parser.add_argument("--no-fuse", dest="fuse", action="store_false", help=argparse.SUPPRESS)  # prepare_model reads it
     return parser.parse_args(argv)
-
-
-def git_state() -> dict:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
-
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
 
 
 def free_port() -> int:
@@ -213,9 +204,8 @@ def direct_baselines(bundle: Path, texts: list[str], threads: int) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-    results: dict = {"machine": {**machine(), "load_average_start": [round(x, 2) for x in os.getloadavg()]},
-                     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), **git_state(),
-                     "threads": args.threads, "seconds_per_measurement": args.seconds}
+    record = start_record("java_service")
+    results: dict = {"threads": args.threads, "seconds_per_measurement": args.seconds}
     _, bundle = prepare_model(args)
     results["model"] = json.loads((bundle / "bundle.json").read_text(encoding="utf-8")).get("model_name")
     texts = corpus_texts(args.texts)
@@ -239,14 +229,8 @@ def main(argv=None) -> int:
         on, off = by_clients["batching"][16], by_clients["no-batching"][16]
         results["batching_speedup_at_16_clients"] = round(on["texts_per_s"] / off["texts_per_s"], 2)
         results["p99_over_p50_at_16_clients_batching"] = round(on["p99_ms"] / on["p50_ms"], 2)
-    results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["wall_seconds"] = round(time.monotonic() - started, 1)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    scratch = output.with_suffix(".json.tmp")
-    scratch.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    scratch.replace(output)  # atomic: a half-written file never replaces the last good one
-    print(json.dumps(results, indent=2))
+    finish(record, results, args.output)
     if args.markdown:
         print("\n| clients | batching: texts/s | p50 ms | p99 ms | no batching: texts/s | p50 ms | p99 ms | speed-up |")
         print("|---|---|---|---|---|---|---|---|")

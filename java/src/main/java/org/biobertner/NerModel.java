@@ -296,15 +296,7 @@ public final class NerModel implements AutoCloseable {
 
     /** Entities of each text; the windows of all texts share forward passes. */
     public List<List<Entity>> predictBatch(List<String> texts) {
-        return whileOpen(() -> {
-            List<DocumentEncoding> encodings = encodeBatchOpen(texts);
-            List<List<float[][]>> allLogits = logitsBatchOpen(encodings);
-            List<List<Entity>> entities = new ArrayList<>(texts.size());
-            for (int i = 0; i < encodings.size(); i++) {
-                entities.add(Decoder.decodeDocument(encodings.get(i), allLogits.get(i), bundle.tables(), bundle.decoding()));
-            }
-            return entities;
-        });
+        return whileOpen(() -> predictEncodedOpen(encodeBatchOpen(texts)));
     }
 
     /**
@@ -313,14 +305,16 @@ public final class NerModel implements AutoCloseable {
      * texts from many requests (the HTTP service's micro-batcher) count their windows before it runs them.
      */
     public List<List<Entity>> predictEncoded(List<DocumentEncoding> encodings) {
-        return whileOpen(() -> {
-            List<List<float[][]>> allLogits = logitsBatchOpen(encodings);
-            List<List<Entity>> entities = new ArrayList<>(encodings.size());
-            for (int i = 0; i < encodings.size(); i++) {
-                entities.add(Decoder.decodeDocument(encodings.get(i), allLogits.get(i), bundle.labels()));
-            }
-            return entities;
-        });
+        return whileOpen(() -> predictEncodedOpen(encodings));
+    }
+
+    private List<List<Entity>> predictEncodedOpen(List<DocumentEncoding> encodings) { // the caller holds the read lock
+        List<List<float[][]>> allLogits = logitsBatchOpen(encodings);
+        List<List<Entity>> entities = new ArrayList<>(encodings.size());
+        for (int i = 0; i < encodings.size(); i++) {
+            entities.add(Decoder.decodeDocument(encodings.get(i), allLogits.get(i), bundle.tables(), bundle.decoding()));
+        }
+        return entities;
     }
 
     // ------------------------------------------------------------ the native resources and close()

@@ -111,7 +111,7 @@ public final class NerService implements AutoCloseable {
     }
 
     private static void warmUp(NerModel model) {
-        String longText = String.join(" ", java.util.Collections.nCopies(3 * model.bundle().maxLength(), "aspirin"));
+        String longText = String.join(" ", java.util.Collections.nCopies(3 * model.bundle().windowLength(), "aspirin"));
         for (int i = 0; i < 3; i++) {
             model.predictBatch(List.of(WARM_UP_TEXT, longText));
         }
@@ -132,7 +132,7 @@ public final class NerService implements AutoCloseable {
         format.add("format_version", info.get("format_version"));
         ready.add("bundle", format);
         ready.add("decoding", info.has("decoding") ? info.get("decoding") : null);
-        ready.addProperty("max_length", bundle.maxLength());
+        ready.addProperty("window_length", bundle.windowLength());
         ready.addProperty("stride", bundle.stride());
         return ready;
     }
