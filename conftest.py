@@ -1,0 +1,96 @@
+"""Suite-wide settings for ``tests/`` and ``notebooks/`` (whose notebooks nbval collects): the slow families, the course models.
+
+Every slow test belongs to one family, so a developer can run any one of them
+(``./test.sh -m java``); ``slow`` is the umbrella the families imply (``-m "not slow"`` is the unit tests):
+
+* ``notebook``: a course notebook executed (nbval, papermill, ``./course.sh --headless``);
+* ``grading``: the autograder on solutions, exercises and notebooks with typical mistakes;
+* ``java``: the Maven build, its JUnit tests and the Java command line;
+* ``browser``: JupyterLab started by ``./course.sh``, notebook 00 run in Chromium;
+* ``e2e``: the other end-to-end runs (training, the command line, export); a slow test that names no
+  family is put here.
+
+The notebook and grading families run course notebooks, which read the models of the shared
+``build/models/`` folder (:func:`biobert_ner.course.trained_model`). Before the first of them runs,
+those models are built, once, in a process of their own: whichever test comes first then finds
+them, so no notebook's time depends on the order the tests ran in.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent
+NOTEBOOKS = REPO_ROOT / "notebooks"
+FAMILIES = ("notebook", "grading", "java", "browser", "e2e")
+NEEDS_COURSE_MODELS = ("notebook", "grading")
+# Modules whose slow tests are all of one family, named here rather than test by test.
+FAMILY_OF_SLOW_TESTS_IN = {"test_exercises.py": "grading", "test_feedback.py": "grading"}
+# The quick profile's shared model (notebooks 04-08) and the three-type teaching model (notebook 05).
+COURSE_MODELS_CODE = "from biobert_ner import course; course.trained_model('quick'); course.trained_model('quick', teaching=True)"
+
+
+def families(item: pytest.Item) -> set[str]:
+    return {marker.name for marker in item.iter_markers() if marker.name in FAMILIES}
+
+
+def is_course_notebook(item: pytest.Item) -> bool:
+    """An nbval cell of one of the course notebooks."""
+    path = Path(str(item.path)).resolve()
+    return path.suffix == ".ipynb" and NOTEBOOKS in path.parents
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by these markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """nbval's cells are ``notebook``; a family implies ``slow``; a slow test without one is ``e2e`` (or its module's family)."""
+    for item in items:
+        if is_course_notebook(item):
+            item.add_marker(pytest.mark.notebook)
+        module_family = FAMILY_OF_SLOW_TESTS_IN.get(Path(str(item.path)).name)
+        if module_family and item.get_closest_marker("slow") and not families(item):
+            item.add_marker(getattr(pytest.mark, module_family))
+        if families(item):
+            item.add_marker(pytest.mark.slow)
+        elif item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.e2e)
+
+
+class CourseModels:
+    """Builds the course's shared models once per run; a failed build fails every test that needs them, with its output."""
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+        self.built = False
+
+    def ensure(self) -> None:
+        if not self.built:
+            self.built = True
+            self.error = self._build()
+        if self.error is not None:
+            pytest.fail(self.error, pytrace=False)
+
+    @staticmethod
+    def _build() -> str | None:
+        env = {key: value for key, value in os.environ.items() if key != "BIOBERT_NER_PROFILE"}
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", COURSE_MODELS_CODE], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+        output = result.stdout + result.stderr
+        if result.returncode != 0:
+            return f"building the course models failed ({result.returncode}):\n{output[-4000:]}"
+        print(f"course models ready in {time.perf_counter() - started:.1f} s:\n{result.stdout.strip()}")
+        return None
+
+
+COURSE_MODELS = CourseModels()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The notebook and grading families find the shared models built (nbval's cells are items, not functions: a hook, not a fixture)."""
+    if families(item) & set(NEEDS_COURSE_MODELS):
+        COURSE_MODELS.ensure()
