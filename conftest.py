@@ -26,12 +26,14 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]  # tests/test_suite_families.py runs this file's hooks on a sample suite
+
 REPO_ROOT = Path(__file__).resolve().parent
 NOTEBOOKS = REPO_ROOT / "notebooks"
 FAMILIES = ("notebook", "grading", "java", "browser", "e2e")
 NEEDS_COURSE_MODELS = ("notebook", "grading")
 # Modules whose slow tests are all of one family, named here rather than test by test.
-FAMILY_OF_SLOW_TESTS_IN = {"test_exercises.py": "grading", "test_feedback.py": "grading"}
+FAMILY_OF_SLOW_TESTS_IN = {"test_exercises.py": "grading", "test_feedback.py": "grading", "test_grading_cheats.py": "grading"}
 # The quick profile's shared model (notebooks 04-08) and the three-type teaching model (notebook 05).
 COURSE_MODELS_CODE = "from biobert_ner import course; course.trained_model('quick'); course.trained_model('quick', teaching=True)"
 
