@@ -11,9 +11,10 @@ Every slow test belongs to one family, so a developer can run any one of them
   family is put here.
 
 The notebook and grading families run course notebooks, which read the models of the shared
-``build/models/`` folder (:func:`biobert_ner.course.trained_model`). Before the first of them runs,
-those models are built, once, in a process of their own: whichever test comes first then finds
-them, so no notebook's time depends on the order the tests ran in.
+``build/models/`` folder (:func:`biobert_ner.course.trained_model`). When any of them is selected,
+those models are built before the first test, once, in a process of their own (outside every test's
+timeout; the log says how long it took): whichever test comes first then finds them, so no
+notebook's time depends on the order the tests ran in.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ NEEDS_COURSE_MODELS = ("notebook", "grading")
 # Modules whose slow tests are all of one family, named here rather than test by test.
 FAMILY_OF_SLOW_TESTS_IN = {"test_exercises.py": "grading", "test_feedback.py": "grading", "test_grading_cheats.py": "grading"}
 # The quick profile's shared model (notebooks 04-08) and the three-type teaching model (notebook 05).
+COURSE_MODELS_TIMEOUT_S = 1800  # two short training runs: ~2 minutes on an idle 2-core machine
 COURSE_MODELS_CODE = "from biobert_ner import course; course.trained_model('quick'); course.trained_model('quick', teaching=True)"
 
 
@@ -68,31 +70,44 @@ class CourseModels:
 
     def __init__(self) -> None:
         self.error: str | None = None
-        self.built = False
 
-    def ensure(self) -> None:
-        if not self.built:
-            self.built = True
-            self.error = self._build()
-        if self.error is not None:
-            pytest.fail(self.error, pytrace=False)
-
-    @staticmethod
-    def _build() -> str | None:
+    def build(self, terminal) -> None:
+        """Train what is missing (seconds when ``build/models/`` has it), in a subprocess: this process stays free of its state."""
         env = {key: value for key, value in os.environ.items() if key != "BIOBERT_NER_PROFILE"}
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-c", COURSE_MODELS_CODE], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-        output = result.stdout + result.stderr
+        try:
+            result = subprocess.run([sys.executable, "-c", COURSE_MODELS_CODE], cwd=REPO_ROOT, env=env, capture_output=True,
+                                    text=True, timeout=COURSE_MODELS_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.error = f"building the course models took over {COURSE_MODELS_TIMEOUT_S} s"
+            return
         if result.returncode != 0:
-            return f"building the course models failed ({result.returncode}):\n{output[-4000:]}"
-        print(f"course models ready in {time.perf_counter() - started:.1f} s:\n{result.stdout.strip()}")
-        return None
+            self.error = f"building the course models failed ({result.returncode}):\n{(result.stdout + result.stderr)[-4000:]}"
+            return
+        if terminal is not None:
+            lines = [line for line in result.stdout.splitlines() if line.startswith("fine-tuned model:")]
+            terminal.write_line(f"course models ready in {time.perf_counter() - started:.1f} s: " + "; ".join(lines))
+
+    def check(self) -> None:
+        if self.error is not None:
+            pytest.fail(self.error, pytrace=False)
 
 
 COURSE_MODELS = CourseModels()
 
 
+def needs_course_models(item: pytest.Item) -> bool:
+    return bool(families(item) & set(NEEDS_COURSE_MODELS))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Before the first test, when any selected one runs course notebooks: outside every test's timeout, shown in the log."""
+    if not session.config.option.collectonly and any(needs_course_models(item) for item in session.items):
+        COURSE_MODELS.build(session.config.pluginmanager.get_plugin("terminalreporter"))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The notebook and grading families find the shared models built (nbval's cells are items, not functions: a hook, not a fixture)."""
-    if families(item) & set(NEEDS_COURSE_MODELS):
-        COURSE_MODELS.ensure()
+    """A test of the notebook or grading family fails at once, with the reason, when the models could not be built."""
+    if needs_course_models(item):
+        COURSE_MODELS.check()
