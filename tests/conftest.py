@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def stop_server(base: str, token: str, process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def course_server(tmp_path_factory) -> CourseServer:
+def course_server(tmp_path_factory) -> Iterator[CourseServer]:
     """``./course.sh --no-browser ...`` once per run, serving a copy of notebook 00 (the committed file is never touched).
 
     The README's command as written, with the arguments a test needs: a free localhost port, a token,
