@@ -3,6 +3,7 @@
 # (papermill + nbval), exercises and autograder, the Java appendix (Maven), JupyterLab in Chromium.
 #   ./test.sh                 # everything (what CI runs)
 #   ./test.sh -m "not slow"   # extra arguments go to pytest: here, the unit tests only
+#   ./test.sh -m java         # one family of slow tests: notebook, grading, java, browser or e2e
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/env.sh

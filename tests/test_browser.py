@@ -1,20 +1,16 @@
 """The course in a real browser: JupyterLab, headless Chromium, notebook 00 run from the Run menu.
 
 What a student does on day one: open JupyterLab, open ``00_setup.ipynb``, *Run > Run All Cells*,
-and get no error. The server runs on a free localhost port with a token, in temporary config,
-runtime, settings and workspace folders, on a copy of the notebook (the committed file is never
-touched). Debian's chromium is driven by the ``playwright`` package (no browser download). A
+and get no error. The server is the one ``./course.sh`` started for the whole run (the
+``course_server`` fixture of conftest.py, shared with test_course_script.py): a free localhost
+port, a token, temporary settings and workspace folders, a copy of the notebook as its root (the
+committed file is never touched). Debian's chromium is driven by the ``playwright`` package (no browser download). A
 screenshot is kept in ``build/artifacts/jupyterlab-00.png``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -30,97 +26,15 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-TOKEN = "biobert-ner-browser-test"
-
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# 300 s for the test, 240 more where the shared server starts in its set-up (run on its own)
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(540)]
 
 
-def write_settings(folder: Path) -> None:
-    """User settings: no news or update check (no network), every cell rendered (no windowing)."""
-    settings = {
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    }
-    for name, values in settings.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values), encoding="utf-8")
-
-
-def wait_for_server(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"JupyterLab exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"JupyterLab did not answer within {timeout} s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-@pytest.fixture
-def jupyterlab(tmp_path):
-    """A JupyterLab server on a copy of notebook 00; yields (base url, served folder); stopped cleanly after."""
-    served = tmp_path / "notebooks"
-    served.mkdir()
-    shutil.copy(NOTEBOOK, served / NOTEBOOK.name)
-    settings = tmp_path / "settings"
-    write_settings(settings)
-    port = free_port()
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-    }
-    env.pop("BIOBERT_NER_PROFILE", None)
-    log = tmp_path / "jupyterlab.log"
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
-        f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={served}",
-        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
-        "--LabServerApp.open_browser=False",
-    ]
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=served, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(f"{base}/api/status?token={TOKEN}", process, log)
-        yield base, served
-    finally:
-        try:  # the clean way: the server shuts its kernels down and exits
-            request = urllib.request.Request(f"{base}/api/shutdown?token={TOKEN}", method="POST")
-            urllib.request.urlopen(request, timeout=5).close()
-        except OSError:
-            pass
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_for_kernel(base: str, timeout: float = 120) -> None:
+def wait_for_kernel(base: str, token: str, timeout: float = 120) -> None:
     """Until the notebook's kernel has started, is connected to the page and is idle (the server's view)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{base}/api/kernels?token={TOKEN}", timeout=5) as response:
+        with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5) as response:
             kernels = json.loads(response.read())
         if any(k.get("execution_state") == "idle" and k.get("connections", 0) > 0 for k in kernels):
             return
@@ -136,12 +50,12 @@ PROMPTS_JS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-Cod
                    .map(p => p.textContent.trim())"""
 
 
-def test_notebook_00_runs_in_jupyterlab_in_chromium(jupyterlab):
+def test_notebook_00_runs_in_jupyterlab_in_chromium(course_server):
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run scripts/system-deps.sh (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    base, served = jupyterlab
+    base, served = course_server.base, course_server.served
     notebook = served / NOTEBOOK.name
     cells = code_cell_count(notebook)
     started = time.monotonic()
@@ -149,9 +63,9 @@ def test_notebook_00_runs_in_jupyterlab_in_chromium(jupyterlab):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={TOKEN}", timeout=90_000)
+            page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={course_server.token}", timeout=90_000)
             page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90_000)
-            wait_for_kernel(base)
+            wait_for_kernel(base, course_server.token)
             # Like a person: the Run menu, then "Run All Cells".
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()

@@ -1,15 +1,14 @@
 """The README's first command, ``./course.sh``, run exactly as written (the script, not the functions behind it).
 
 Both tests are slow: the script sets up the environment (seconds when it is cached), then either executes
-notebook 00 headless or starts JupyterLab.
+notebook 00 headless (``e2e``: the script itself; notebook 00 needs no course model) or starts JupyterLab (``browser``: the server of the
+``course_server`` fixture, which test_browser.py drives in Chromium).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,16 +19,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COURSE_SH = REPO_ROOT / "course.sh"
-JUPYTER_START_LIMIT_S = 240  # importing every server extension takes ~10 s on an idle 2-core machine
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_course_sh_headless_executes_notebook_00():
     executed = REPO_ROOT / "build" / "notebooks" / "00_setup.ipynb"
     started = time.time()
@@ -41,21 +33,6 @@ def test_course_sh_headless_executes_notebook_00():
     assert code_cells and all(cell.get("execution_count") for cell in code_cells), "some cells of 00 did not run"
     assert not any(output.get("output_type") == "error" for cell in code_cells for output in cell.outputs)
     assert "00_setup" in result.stdout + result.stderr, "the runner names the notebook it ran"
-
-
-def _read_until_serving(process: subprocess.Popen, port: int) -> list[str]:
-    """Lines the server printed, up to the one that says where it serves (or until it exits)."""
-    lines: list[str] = []
-    deadline = time.monotonic() + JUPYTER_START_LIMIT_S
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:  # the process ended
-            break
-        lines.append(line.rstrip())
-        if f"127.0.0.1:{port}/" in line:
-            break
-    return lines
 
 
 def _server_status(url: str, wait_s: float = 30.0) -> dict:
@@ -71,25 +48,14 @@ def _server_status(url: str, wait_s: float = 30.0) -> dict:
             time.sleep(0.5)
 
 
-@pytest.mark.slow
-def test_course_sh_starts_jupyterlab_without_warnings_as_root_too():
-    port = free_port()
-    command = [str(COURSE_SH), "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=course-test"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
-    try:
-        lines = _read_until_serving(process, port)
-        log = "\n".join(lines)
-        assert process.poll() is None, f"./course.sh exited with {process.returncode}:\n{log[-4000:]}"
-        status = _server_status(f"http://127.0.0.1:{port}/api/status?token=course-test")
-        assert "started" in status, status
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+@pytest.mark.browser
+def test_course_sh_starts_jupyterlab_without_warnings_as_root_too(course_server):
+    """The server of the ``course_server`` fixture: ``./course.sh --no-browser --port=P ...`` (test_browser uses it too)."""
+    lines = course_server.startup_lines
+    log = "\n".join(lines)
+    assert course_server.process.poll() is None, f"./course.sh exited with {course_server.process.returncode}:\n{log[-4000:]}"
+    status = _server_status(f"{course_server.base}/api/status?token={course_server.token}")
+    assert "started" in status, status
     warnings = [line for line in lines if line.startswith("[W ") or "WARNING" in line or line.startswith("[C ")]
     assert not warnings, "JupyterLab started with warnings:\n" + "\n".join(warnings)
     if os.geteuid() == 0:

@@ -1,6 +1,9 @@
 """The Java appendix end to end: Maven build and tests, then the Java and Python command lines side by side.
 
 Needs Java 17+ and Maven on PATH; dependencies are resolved once into ``~/.m2`` (outside the clone).
+Maven builds and tests once per run (``mvn package``, the ``jar`` fixture); the golden tests on a fresh
+bundle then run on those compiled classes (``mvn surefire:test``: no second build), and notebook 08
+reuses the jar while it is newer than its sources.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pytest
 from biobert_ner.export import export_bundle
 from biobert_ner.golden import GOLDEN_TEXTS
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.java
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 JAVA_DIR = REPO_ROOT / "java"
@@ -32,16 +35,16 @@ def run(command: list[str], *, timeout: int = 900, **kwargs) -> subprocess.Compl
     return result
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def maven() -> str:
     found = shutil.which("mvn")
     assert found and shutil.which("java"), "the Java appendix needs Java 17+ and Maven (mvn) on PATH"
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def jar(maven: str) -> Path:
-    """``mvn package``: compiles, runs every JUnit test (golden parity against the committed bundle), builds the jar."""
+    """``mvn package``, once per run: compiles, runs every JUnit test (golden parity against the committed bundle), builds the jar."""
     run([maven, "-B", "-q", "package"], cwd=JAVA_DIR)
     assert JAR.is_file()
     return JAR
@@ -56,8 +59,8 @@ def fresh_bundle(tiny_model_dir: Path, tmp_path_factory) -> Path:
 
 
 def test_junit_parity_on_a_freshly_exported_bundle(jar: Path, maven: str, fresh_bundle: Path) -> None:
-    """The JUnit golden tests again, on fixtures the current Python code just wrote."""
-    result = run([maven, "-B", "test", f"-Dbundle.dir={fresh_bundle}", "-Dtest=GoldenParityTest,BundleTest"], cwd=JAVA_DIR)
+    """The JUnit golden tests again, on fixtures the current Python code just wrote: surefire alone, on the classes ``jar`` compiled."""
+    result = run([maven, "-B", "surefire:test", f"-Dbundle.dir={fresh_bundle}", "-Dtest=GoldenParityTest,BundleTest"], cwd=JAVA_DIR)
     summary = [line for line in result.stdout.splitlines() if "Tests run:" in line]
     assert summary and "Skipped: 0" in summary[-1], summary  # not silently skipped for want of a bundle
 

@@ -1,7 +1,7 @@
 """The course notebooks: their shape (fast), the profile helpers (fast), and a full papermill run (slow).
 
 The stored outputs themselves are checked by nbval (``pytest --nbval-lax notebooks/``, see
-notebooks/conftest.py); here the notebooks are executed with papermill in the quick profile, as
+conftest.py); here the notebooks are executed with papermill in the quick profile, as
 ``./course.sh --headless`` does, and each must finish in under two minutes.
 """
 
@@ -283,7 +283,8 @@ def test_show_source_excerpt_comes_from_the_library():
 # ---------------------------------------------------------------- the papermill run
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.timeout(TIME_LIMIT_S * len(PATHS) + 120)  # every notebook at its limit (the test then fails on the times)
 def test_every_notebook_runs_in_the_quick_profile_in_under_two_minutes(tmp_path, capsys):
     runs = notebook_runner.run_notebooks(NOTEBOOKS, tmp_path, profile="quick")
     print(capsys.readouterr().out)
