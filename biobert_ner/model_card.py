@@ -21,7 +21,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Sequence, TypeVar
 
 from .decoding import Decoding, parse_decoding
 from .precision import Precision, parse_precision
@@ -126,10 +126,23 @@ def _scores_table(report: dict | None) -> list[str]:
     return rows
 
 
+def _baselines_section(baselines: Sequence | None) -> list[str]:
+    """The card's baselines: what a tagger without a model scores on the same dev and test sets."""
+    if baselines is None:
+        return []
+    from .baselines import card_lines
+
+    return ["## Baselines", "",
+            "The same scores for taggers without a model (`biobert_ner.baselines`): a model is worth its "
+            "place only above them.", "", *card_lines(baselines), ""]
+
+
 def model_card(
-    config: TrainingConfig, *, labels: list[str], dev: dict | None, test: dict | None, best_epoch: int, precision: str
+    config: TrainingConfig, *, labels: list[str], dev: dict | None, test: dict | None, best_epoch: int, precision: str,
+    baselines: Sequence | None = None,
 ) -> str:
-    """The ``README.md`` of a fine-tuned model folder (``precision``: what the run computed in)."""
+    """The ``README.md`` of a fine-tuned model folder (``precision``: what the run computed in;
+    ``baselines``: :func:`biobert_ner.baselines.baseline_scores`)."""
     model, model_licence = MODEL_FACTS.get(config.model, (config.model, "other"))
     data, data_licence = DATA_FACTS.get(config.data, (config.data, "see the data's own licence"))
     types = sorted({label.split("-", 1)[1] for label in labels if "-" in label})
@@ -156,6 +169,7 @@ def model_card(
         "",
         "## Dev scores (best epoch)", "", *_scores_table(dev), "",
         "## Test scores", "", *_scores_table(test), "",
+        *_baselines_section(baselines),
         "## Intended use and limits",
         "",
         f"Finds mentions of {', '.join(types)} in English biomedical text (abstracts, like the training data): "

@@ -89,8 +89,11 @@ def _model_folder_files(run: TrainingRun, result: TrainingResult) -> dict[str, s
     from .data import label_names
     from .model_card import CARD_FILE, NER_SETTINGS_FILE, model_card, ner_settings
 
+    from .baselines import baseline_scores
+
     card = model_card(run.config, labels=label_names(run.dataset), dev=result.dev_report, test=result.test_report,
-                      best_epoch=result.best_epoch, precision=result.precision)
+                      best_epoch=result.best_epoch, precision=result.precision,
+                      baselines=baseline_scores(run.dataset, run.config.max_train_sentences))
     settings = ner_settings(run.config, result.precision).to_dict()
     return {CARD_FILE: card, NER_SETTINGS_FILE: json.dumps(settings, indent=2) + "\n"}
 

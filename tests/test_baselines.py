@@ -54,3 +54,17 @@ def test_on_ncbi_disease_all_o_scores_zero_and_the_dictionary_about_0_59(ncbi):
     scores = evaluation.evaluate_tags(gold, [baselines.dictionary_tags(sentence.tokens, dictionary) for sentence in test])
     assert (scores.gold_entities, scores.predicted_entities, scores.correct_entities) == (960, 1063, 596)
     assert scores.entity_f1 == pytest.approx(0.589, abs=0.001) and scores.recall > scores.precision
+
+
+def test_baseline_scores_on_ncbi_disease_for_a_model_trained_on_500_sentences(ncbi):
+    rows = baselines.baseline_scores(ncbi, train_sentences=500)
+    assert [row.name for row in rows] == [
+        "all O", "dictionary of the 500 training sentences the model saw", "dictionary of all 5,424 training sentences",
+    ]
+    assert rows[0].dev_f1 == rows[0].test_f1 == 0.0
+    assert rows[1].test_f1 == pytest.approx(0.332, abs=0.001) and rows[1].dev_f1 == pytest.approx(0.361, abs=0.001)
+    assert rows[2].test_f1 == pytest.approx(0.589, abs=0.001) and rows[2].dev_f1 == pytest.approx(0.586, abs=0.001)
+    table = baselines.comparison_rows("model", 0.7, None, rows)
+    assert table[0] == ["model", "0.700", "-"] and table[3] == [rows[2].name, "0.586", "0.589"]
+    figure = baselines.plot_comparison("model", 0.7, 0.69, rows)
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()][0] == "model"

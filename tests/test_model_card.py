@@ -59,3 +59,15 @@ def test_card_names_model_data_licence_and_scores():
     assert "precision bf16, seed 42" in card  # what the run computed in, not the "auto" it asked for
     assert "| Disease | 0.8000 | 0.8250 | 0.8123 | 960 |" in card
     assert "no nested or discontinuous entities" in card
+
+
+def test_card_sets_the_baselines_beside_the_scores():
+    from biobert_ner.baselines import BaselineScore
+
+    config = TrainingConfig(model="minilm", data="ncbi-disease")
+    rows = [BaselineScore("all O", 0.0, 0.0), BaselineScore("dictionary of all 5,424 training sentences", 0.5858, 0.5892)]
+    card = model_card(config, labels=["O", "B-Disease", "I-Disease"], dev=REPORT, test=REPORT, best_epoch=1, precision="fp32", baselines=rows)
+    assert "## Baselines" in card
+    assert "| all O | 0.000 | 0.000 |" in card
+    assert "| dictionary of all 5,424 training sentences | 0.586 | 0.589 |" in card
+    assert "## Baselines" not in model_card(config, labels=["O", "B-Disease", "I-Disease"], dev=REPORT, test=REPORT, best_epoch=1, precision="fp32")
