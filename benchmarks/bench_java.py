@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from biobert_ner.timing import time_latency, time_throughput
 from benchmarks.common import add_output_argument, finish, logs_to_stderr, result_path, start_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -89,35 +88,6 @@ def corpus_texts(count: int) -> list[str]:
     corpus = load_bundled_corpus()
     sentences = [" ".join(tokens) for split in ("test", "validation", "train") for tokens in corpus[split]["tokens"]]
     return sentences[:count]
-
-
-def time_latency(predict_one, texts: list[str], repeat: int) -> dict:
-    """Milliseconds per text, each text alone (batch 1), after a warm-up pass."""
-    for text in texts:
-        predict_one(text)
-    per_text = []
-    for _ in range(repeat):
-        for text in texts:
-            start = time.perf_counter()
-            predict_one(text)
-            per_text.append((time.perf_counter() - start) * 1e3)
-    per_text.sort()
-    return {
-        "mean": round(statistics.fmean(per_text), 3),
-        "median": round(statistics.median(per_text), 3),
-        "p90": round(per_text[max(0, int(0.9 * len(per_text)) - 1)], 3),
-    }
-
-
-def time_throughput(predict_all, texts: list[str], repeat: int) -> float:
-    """Texts per second of one call on all texts, the best of ``repeat`` runs after a warm-up run."""
-    predict_all(texts)
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        predict_all(texts)
-        best = min(best, time.perf_counter() - start)
-    return round(len(texts) / best, 2)
 
 
 def python_lines(texts, entities) -> list[str]:

@@ -32,7 +32,8 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.bench_java import JAR, JAVA_DIR, REPO_ROOT, build_jar, corpus_texts, prepare_model, time_latency, time_throughput
+from benchmarks.bench_java import JAR, JAVA_DIR, REPO_ROOT, build_jar, corpus_texts, prepare_model
+from biobert_ner.timing import time_latency, time_throughput
 from benchmarks.common import add_output_argument, finish, result_path, start_record
 
 HOST = "127.0.0.1"  # the service and its clients stay on this machine
