@@ -174,7 +174,7 @@ class Pipelines:
         from biobert_ner.inference import NerPipeline
 
         with logs_to_stderr():  # library messages to stderr: stdout is the JSON
-            self.torch = NerPipeline.from_pretrained(model_dir, device="cpu", batch_size=batch_size)
+            self.torch = NerPipeline.from_pretrained(model_dir, device="cpu", batch_size=batch_size, precision="fp32")
             self.onnx = NerPipeline.from_bundle(bundle, batch_size=batch_size, threads=threads)
         self.hf = pipeline("token-classification", model=self.torch.model, tokenizer=self.torch.tokenizer,
                            aggregation_strategy="first", device="cpu")

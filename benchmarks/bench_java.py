@@ -116,7 +116,7 @@ def main(argv=None) -> int:
                      "texts": len(texts), "repeat": args.repeat, "runtimes": {}}
 
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
-    pipeline = NerPipeline.from_pretrained(model_dir, device="cpu", verbose=False)
+    pipeline = NerPipeline.from_pretrained(model_dir, device="cpu", precision="fp32", verbose=False)
     onnx = NerPipeline.from_bundle(bundle, threads=args.threads, verbose=False)
     results["max_length"], results["stride"] = pipeline.config.window_length, pipeline.config.stride
     results["onnx_fused_kernels"] = bundle_settings(bundle).get("fused_kernels", {})

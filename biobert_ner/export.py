@@ -39,15 +39,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .entities import Entity
 from .bundle import (
     BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, LABEL_SCHEME, ONNX_INPUTS, ONNX_OUTPUT, PRETOKENIZER, OnnxBackend, onnx_session,
 )
-from .decoding import iob2_tables
+from .decoding import Decoding, iob2_tables, parse_decoding
+from .entities import Entity, decode_document
 from .golden import GoldenText, golden_fixture, golden_texts, read_golden, write_golden
-from .decoding import Decoding, parse_decoding
-from .entities import decode_document
 from .inference import InferenceConfig, NerPipeline
+from .precision import Precision
 from .windows import DocumentEncoding, special_token_ids
 
 
@@ -324,9 +323,9 @@ def export_bundle(
     if verbose:
         print(f"export: {config}")
     chosen = {"decoding": config.decoding} if config.decoding is not None else {}  # else the model's own (ner_settings.json)
-    pipeline = NerPipeline.from_pretrained(
+    pipeline = NerPipeline.from_pretrained(  # fp32: the reference an ONNX graph (always fp32) must match
         model_dir, device="cpu", window_length=config.window_length, stride=config.stride, batch_size=config.batch_size,
-        verbose=verbose, **chosen,
+        precision=Precision.FP32, verbose=verbose, **chosen,
     )
     goldens = golden_texts(fixture_texts)
     report = ExportReport(Path(bundle_dir), config)

@@ -119,3 +119,22 @@ def test_java_cli_reads_stdin_and_reports_a_bad_bundle(jar: Path, fresh_bundle: 
     )
     assert failed.returncode == 1
     assert "labels.json" in failed.stderr and "not valid JSON" in failed.stderr
+
+
+def test_a_model_scored_with_argmax_is_exported_and_served_from_java_with_argmax(jar: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    """No flag anywhere: the decoding saved beside the model (ner_settings.json) reaches bundle.json and Java."""
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    (model / "ner_settings.json").write_text(json.dumps({"decoding": "argmax"}), encoding="utf-8")
+    bundle = tmp_path / "bundle"
+    export_bundle(model, bundle, window_length=MAX_LENGTH, stride=STRIDE, verbose=False)
+    assert json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))["decoding"] == "argmax"
+
+    lines = input_lines()
+    source = tmp_path / "input.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    java = run(["java", "-jar", str(jar), "predict", "--bundle", str(bundle), "--input", str(source)]).stdout.splitlines()
+    spans = lambda line: [(e["type"], e["start"], e["end"]) for e in json.loads(line)["entities"]]  # noqa: E731
+    argmax = python_lines(model, lines)  # the model folder's own decoding: argmax
+    viterbi = python_lines(tiny_model_dir, lines)  # no ner_settings.json: the default, Viterbi
+    assert [spans(line) for line in java] == [spans(line) for line in argmax]
+    assert [spans(line) for line in argmax] != [spans(line) for line in viterbi]  # the random tiny head: the two readings differ
