@@ -1,14 +1,15 @@
 """The reference implementations the exercises are checked against.
 
 Kept here, not in the test cells: a reference one line from the answer is an answer. The
-exercises may not call them (:data:`biobert_ner.answer_guard.FORBIDDEN_CALLS`). Each says which
-exercise it answers; the test cells compare with it through :func:`biobert_ner.checks.check_against`.
+exercises may not call them (:data:`biobert_ner.answer_guard.FORBIDDEN_CALLS`). Each reference
+names the exercise it answers; the test cells compare with it through
+:func:`biobert_ner.checks.check_against`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
