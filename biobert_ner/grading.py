@@ -27,9 +27,10 @@ printed (cut to a few lines)::
 
     biobert-ner grade exercises/03_label_alignment.ipynb
 
-A grader-only first cell records the library's functions before any student code runs, and
-every restored test cell starts by checking that no cell replaced one of them
-(:func:`biobert_ner.checks.verify_library`). The student's code runs in the grading kernel, as
+Putting the test cells back is :mod:`biobert_ner.restoration`'s job. A grader-only first cell
+records the library's functions before any student code runs, and every restored test cell
+starts by checking that no cell replaced one of them
+(:func:`biobert_ner.answer_guard.verify_library`). The student's code runs in the grading kernel, as
 with nbgrader: these checks stop the plain cheats (an edited test, a patched library, a
 rebound ``checks``), not a student who sets out to subvert the kernel itself; and a student who
 has ``solutions/`` has the answers, so a class is given ``exercises/`` only.
@@ -45,13 +46,13 @@ from pathlib import Path
 from typing import Any
 
 from .checks import check_against  # noqa: F401  (test cells of exercises saved before checks.py call grading.check_against)
+from .paths import exercises_dir, solutions_dir
+from .restoration import is_solution_cell, is_test_cell, nbgrader_metadata, restore_test_cells, solution_of
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 END_HIDDEN_TESTS = "### END HIDDEN TESTS"
-GUARD_CELL_ID = "grading-guard"  # the grader's first cell: records the library before any student code runs
-TEST_PROLOGUE = "from biobert_ner import checks; checks.verify_library()  # added by the grader\n"
 NOT_IMPLEMENTED_NAMES = ("NotImplementedError",)
 DEFAULT_TIMEOUT = 300  # seconds per cell
 GENERATED_NOTE_ID = "exercise-note"
@@ -60,30 +61,6 @@ REPORT_WIDTH = 160  # characters per report line (longer ones are wrapped)
 
 
 # ---------------------------------------------------------------- exercises from solutions
-
-
-def solutions_dir() -> Path:
-    from .paths import repository_root
-
-    return repository_root() / "solutions"
-
-
-def exercises_dir() -> Path:
-    from .paths import repository_root
-
-    return repository_root() / "exercises"
-
-
-def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def is_solution_cell(cell) -> bool:
-    return bool(_nbgrader(cell).get("solution"))
-
-
-def is_test_cell(cell) -> bool:
-    return bool(_nbgrader(cell).get("grade")) and cell.get("cell_type") == "code"
 
 
 def solution_regions(notebook) -> list[tuple[str, str]]:
@@ -274,115 +251,6 @@ class GradeReport:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- test cells as the solution has them
-
-
-@dataclass
-class Restoration:
-    """What :func:`restore_test_cells` changed in a student's notebook before it runs."""
-
-    tests: dict[str, tuple[float, str]] = field(default_factory=dict)  # grade_id -> (points, "edited"/"deleted"/"")
-    ignored: list[str] = field(default_factory=list)  # cells that claimed to be tests, and why they do not count
-
-
-def solution_of(path: str | os.PathLike[str], notebook) -> Path | None:
-    """The solution notebook an exercise was made from: its metadata says, else ``solutions/`` by name."""
-    from .paths import repository_root
-
-    generated_from = notebook.metadata.get("biobert_ner", {}).get("generated_from", "")
-    candidates = [repository_root() / generated_from] if generated_from else []
-    candidates.append(solutions_dir() / Path(path).name)
-    path = Path(path).resolve()
-    for candidate in candidates:
-        if candidate.is_file() and candidate.resolve() != path:  # a solution graded as itself is graded as it is
-            return candidate
-    return None
-
-
-def _grade_id(cell) -> str:
-    return str(_nbgrader(cell).get("grade_id") or "")
-
-
-def _visible_source(cell) -> str:
-    """A solution test cell as the student's copy shows it (hidden tests removed)."""
-    from nbgrader.preprocessors import ClearHiddenTests
-
-    visible, _ = ClearHiddenTests().preprocess_cell(copy.deepcopy(cell), {}, 0)
-    return visible.source
-
-
-def _graded_cell(solution_cell):
-    """The solution's test cell, hidden tests included, as the grader runs it: the library checked first."""
-    cell = copy.deepcopy(solution_cell)
-    cell.source = TEST_PROLOGUE + cell.source
-    cell.outputs, cell.execution_count = [], None
-    return cell
-
-
-def _guard_cell():
-    from nbformat.v4 import new_code_cell
-
-    cell = new_code_cell("from biobert_ner import checks\nchecks.snapshot_library()  # the grader's: before any student code")
-    cell["id"] = GUARD_CELL_ID
-    return cell
-
-
-def _anchor(student_cells, solution_cells, test_index: int) -> int:
-    """Where a deleted test cell goes back: after the nearest earlier solution cell the student still has."""
-    ids = {cell.get("id"): i for i, cell in enumerate(student_cells)}
-    grade_ids = {_grade_id(cell): i for i, cell in enumerate(student_cells) if _grade_id(cell)}
-    for cell in reversed(solution_cells[:test_index]):
-        for key, index in ((_grade_id(cell), grade_ids), (cell.get("id"), ids)):
-            if key and key in index:
-                return index[key] + 1
-    return len(student_cells)
-
-
-def restore_test_cells(notebook, solution) -> Restoration:
-    """Put back every test cell of ``solution`` into ``notebook`` (in place), as nbgrader's autograder does.
-
-    A test cell is matched by its ``grade_id`` and replaced by the solution's, hidden tests
-    included, whatever the student did to it; a deleted one is inserted after the cell that
-    precedes it in the solution. A cell with a test's metadata that the solution does not have
-    (or a second cell with the same ``grade_id``) loses that metadata: it runs, but counts for
-    nothing. Points are the solution's.
-    """
-    restoration = Restoration()
-    solution_tests = [(i, cell) for i, cell in enumerate(solution.cells) if is_test_cell(cell)]
-    wanted = {_grade_id(cell) for _, cell in solution_tests}
-    seen: set[str] = set()
-    for index, cell in enumerate(notebook.cells):
-        grade_id = _grade_id(cell)
-        if grade_id in wanted and grade_id not in seen and cell.cell_type == "code":
-            seen.add(grade_id)  # the student's copy of a test: replaced below
-            continue
-        if grade_id not in wanted and not (_nbgrader(cell).get("grade") and not is_solution_cell(cell)):
-            continue  # the student's own work, or a written answer
-        if grade_id not in wanted:
-            reason = "no test of that name in the solution"
-        elif cell.cell_type != "code":
-            reason = f"a test cell turned into a {cell.cell_type} cell"
-        else:
-            reason = "a second cell with that grade_id"
-        restoration.ignored.append(f"cell {cell.get('id', index)} (grade_id {grade_id or '(none)'}): {reason}")
-        cell.metadata.pop("nbgrader", None)
-    for solution_index, solution_cell in solution_tests:
-        grade_id = _grade_id(solution_cell)
-        points = float(_nbgrader(solution_cell).get("points", 1) or 0)
-        positions = [i for i, cell in enumerate(notebook.cells) if _grade_id(cell) == grade_id and cell.cell_type == "code"]
-        if positions:
-            position = positions[0]
-            given = (_visible_source(solution_cell), solution_cell.source)  # the student's copy, or the solution's own
-            reason = "" if notebook.cells[position].source in given else "edited"
-            notebook.cells[position] = _graded_cell(solution_cell)
-        else:
-            reason = "deleted"
-            notebook.cells.insert(_anchor(notebook.cells, solution.cells, solution_index), _graded_cell(solution_cell))
-        restoration.tests[grade_id] = (points, reason)
-    notebook.cells.insert(0, _guard_cell())
-    return restoration
-
-
 def _strip_ansi(text: str) -> str:
     import re
 
@@ -471,7 +339,7 @@ def grade_notebook(
             continue
         error = _cell_error(cell)
         if is_test_cell(cell):
-            meta = _nbgrader(cell)
+            meta = nbgrader_metadata(cell)
             grade_id = str(meta.get("grade_id") or cell.get("id") or f"cell-{index}")
             points, restored = restoration.tests[grade_id] if restoration else (float(meta.get("points", 1) or 0), "")
             ran = cell.get("execution_count") is not None

@@ -106,13 +106,17 @@ def load_ner_settings(folder: str | os.PathLike[str]) -> NerSettings:
 T = TypeVar("T")
 
 
+def plain(value: Any) -> Any:
+    """An enum setting by its value (``"all"``, not ``LabelStrategy.ALL``), anything else as it is: how settings are printed."""
+    return getattr(value, "value", value)
+
+
 def resolve_setting(name: str, given: T | None, saved: T, *, origin: str = "saved with the model") -> T:
     """The setting to use: ``saved`` unless ``given``; a ``given`` that differs is printed as an override (stderr)."""
     if given is None:
         return saved
-    shown = lambda value: getattr(value, "value", value)  # noqa: E731 (an enum by its value)
-    if shown(given) != shown(saved):
-        print(f"{name}: {shown(given)} (overrides {shown(saved)} {origin})", file=sys.stderr)
+    if plain(given) != plain(saved):
+        print(f"{name}: {plain(given)} (overrides {plain(saved)} {origin})", file=sys.stderr)
     return given
 
 
@@ -165,7 +169,7 @@ def model_card(
         f"- **Labels**: {', '.join(labels)} (IOB2)",
         f"- **Settings**: {config.epochs} epochs (best dev epoch kept: {best_epoch}), batch {config.batch_size}, "
         f"peak learning rate {config.learning_rate:g}, sentences cut at {config.max_length} sub-words, "
-        f"labels on {config.label_strategy} sub-words, precision {precision}, seed {config.seed}",
+        f"labels on {plain(config.label_strategy)} sub-words, precision {plain(precision)}, seed {config.seed}",
         "",
         "## Dev scores (best epoch)", "", *_scores_table(dev), "",
         "## Test scores", "", *_scores_table(test), "",

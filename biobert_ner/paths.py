@@ -29,6 +29,16 @@ def models_dir() -> Path:
     return build_dir() / "models"
 
 
+def solutions_dir() -> Path:
+    """``solutions/``: the exercise notebooks with their answers, the source the exercises are made from."""
+    return repository_root() / "solutions"
+
+
+def exercises_dir() -> Path:
+    """``exercises/``: the students' copies, generated from ``solutions/``."""
+    return repository_root() / "exercises"
+
+
 def relative(path: str | os.PathLike[str]) -> str:
     """A path as the notebooks print it: relative to the repository when inside it, else from ``~`` when under it.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from biobert_ner import checks, cli, grading
+from biobert_ner import checks, cli, grading, restoration
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
@@ -61,21 +61,21 @@ def test_no_exercise_without_a_solution():
 def test_solution_notebooks_are_well_formed(solution):
     notebook = _read(solution)
     nbformat.validate(notebook)
-    solution_cells = [cell for cell in notebook.cells if grading.is_solution_cell(cell)]
+    solution_cells = [cell for cell in notebook.cells if restoration.is_solution_cell(cell)]
     code_solutions = [cell for cell in solution_cells if cell.cell_type == "code"]
-    test_cells = [cell for cell in notebook.cells if grading.is_test_cell(cell)]
+    test_cells = [cell for cell in notebook.cells if restoration.is_test_cell(cell)]
     assert code_solutions and test_cells, "a solution notebook needs solution cells and test cells (nbgrader metadata)"
     assert len(code_solutions) <= len(test_cells), "every exercise needs its own test cell"
-    ids = [grading._nbgrader(cell)["grade_id"] for cell in solution_cells + test_cells]
+    ids = [restoration.nbgrader_metadata(cell)["grade_id"] for cell in solution_cells + test_cells]
     assert len(ids) == len(set(ids)), f"grade_ids must be unique: {ids}"
     for cell in solution_cells:
         assert grading.BEGIN_SOLUTION in cell.source and grading.END_SOLUTION in cell.source
     for cell in solution_cells:
         if cell.cell_type == "markdown":  # a written answer: nbgrader's "manually graded answer"
-            meta = grading._nbgrader(cell)
+            meta = restoration.nbgrader_metadata(cell)
             assert meta.get("grade") and meta.get("points", 0) > 0, f"written answer {meta.get('grade_id')} needs grade: true and points"
     for cell in test_cells:
-        assert grading._nbgrader(cell).get("points", 0) > 0
+        assert restoration.nbgrader_metadata(cell).get("points", 0) > 0
         assert "check_against" in cell.source, "test cells compare with the library through checks.check_against"
     for cell in notebook.cells:
         if cell.cell_type == "code":
@@ -87,7 +87,7 @@ def test_no_solution_code_leaks_into_the_exercise(solution):
     exercise = _read(EXERCISES / solution.name)
     text = nbformat.writes(exercise)
     assert grading.BEGIN_SOLUTION not in text and grading.END_SOLUTION not in text
-    student_cells = {cell.get("id"): cell.source for cell in exercise.cells if grading.is_solution_cell(cell)}
+    student_cells = {cell.get("id"): cell.source for cell in exercise.cells if restoration.is_solution_cell(cell)}
     cell_types = {cell.get("id"): cell.cell_type for cell in exercise.cells}
     for cell_id, region in grading.solution_regions(_read(solution)):
         left = set(_code_lines(student_cells[cell_id]))
@@ -103,8 +103,8 @@ def test_exercises_have_no_outputs_and_keep_the_visible_tests(solution):
     for cell in exercise.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
-    given = [cell.source for cell in exercise.cells if grading.is_test_cell(cell)]
-    assert given == [grading._visible_source(cell) for cell in original.cells if grading.is_test_cell(cell)], (
+    given = [cell.source for cell in exercise.cells if restoration.is_test_cell(cell)]
+    assert given == [restoration._visible_source(cell) for cell in original.cells if restoration.is_test_cell(cell)], (
         "test cells must reach the students unchanged, less their hidden tests"
     )
 

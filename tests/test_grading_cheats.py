@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from biobert_ner import alignment, checks, course_corpus, data, grading, pretokenize, schemes
+from biobert_ner import alignment, answer_guard, checks, course_corpus, data, exercise_references, grading, pretokenize, restoration, schemes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
@@ -38,7 +38,7 @@ def _cell(notebook, cell_id: str):
 
 
 def _refusal(student, reference, cases, name: str) -> str:
-    with pytest.raises(checks.RefusedAnswer) as refused:
+    with pytest.raises(answer_guard.RefusedAnswer) as refused:
         checks.check_against(student, reference, cases, name=name)
     return str(refused.value)
 
@@ -53,7 +53,7 @@ def test_entity_spans_as_one_call_to_the_library_is_refused_with_a_clear_line():
     def entity_spans(tags):
         return [(span.start, span.end, span.type) for span in schemes.spans_from_tags(tags)]
 
-    assert _refusal(entity_spans, checks.entity_spans_reference, [(["B-Gene"],)], "entity_spans") == SPANS_LINE
+    assert _refusal(entity_spans, exercise_references.entity_spans_reference, [(["B-Gene"],)], "entity_spans") == SPANS_LINE
 
 
 NOTEBOOK_CHEATS = """
@@ -111,26 +111,27 @@ def _run_as_notebook(source: str) -> dict:
 
 def test_the_library_call_is_found_however_it_is_reached():
     for label, cheat in _run_as_notebook(NOTEBOOK_CHEATS)["cheats"].items():
-        assert checks.forbidden_call(cheat, "entity_spans"), f"{label}: not refused"
+        assert answer_guard.forbidden_call(cheat, "entity_spans"), f"{label}: not refused"
     seqeval = _run_as_notebook(NOTEBOOK_CHEATS)["cheats"]["seqeval's reader"]
-    assert "seqeval.metrics.sequence_labeling.get_entities" in checks.forbidden_call(seqeval, "entity_spans")
+    assert "seqeval.metrics.sequence_labeling.get_entities" in answer_guard.forbidden_call(seqeval, "entity_spans")
 
 
 def test_copying_a_reference_the_test_compares_with_is_refused():
-    copied = lambda tags: checks.entity_spans_reference(tags)  # noqa: E731
-    assert "checks.entity_spans_reference, which does the exercise for it" in _refusal(
-        copied, checks.entity_spans_reference, [(["O"],)], "entity_spans")
-    formula = lambda runs: checks.seed_sd_reference(runs)  # noqa: E731
-    assert checks.forbidden_call(formula, "seed_sd") == "write seed_sd yourself; checks.seed_sd_reference is what it is checked against"
+    copied = lambda tags: exercise_references.entity_spans_reference(tags)  # noqa: E731
+    assert "exercise_references.entity_spans_reference, which does the exercise for it" in _refusal(
+        copied, exercise_references.entity_spans_reference, [(["O"],)], "entity_spans")
+    formula = lambda runs: exercise_references.seed_sd_reference(runs)  # noqa: E731
+    assert answer_guard.forbidden_call(formula, "seed_sd") == (
+        "write seed_sd yourself; exercise_references.seed_sd_reference is what it is checked against")
 
 
 def test_a_tokenizer_in_place_of_wordpiece_and_torch_in_place_of_the_bits_are_refused(minilm_dir):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
-    assert checks.forbidden_call(lambda word: tokenizer.tokenize(word), "wordpiece") == (
+    assert answer_guard.forbidden_call(lambda word: tokenizer.tokenize(word), "wordpiece") == (
         "write wordpiece yourself; transformers.PreTrainedTokenizerBase is what it is checked against")
-    assert checks.forbidden_call(lambda values: torch.from_numpy(values).to(torch.bfloat16).float().numpy(), "to_bfloat16") == (
+    assert answer_guard.forbidden_call(lambda values: torch.from_numpy(values).to(torch.bfloat16).float().numpy(), "to_bfloat16") == (
         "write to_bfloat16 yourself; torch is what it is checked against")
 
 
@@ -140,7 +141,7 @@ def _solution_functions(path: Path) -> dict[str, object]:
                  "math": __import__("math")}
     functions = {}
     for cell in _read(path).cells:
-        if grading.is_solution_cell(cell) and cell.cell_type == "code":
+        if restoration.is_solution_cell(cell) and cell.cell_type == "code":
             tree = ast.parse(cell.source)
             tree.body = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom))]  # not the calls
             exec(compile(tree, f"{path.name}:{cell.get('id')}", "exec"), namespace)
@@ -151,15 +152,15 @@ def _solution_functions(path: Path) -> dict[str, object]:
 @pytest.mark.parametrize("solution", SOLUTION_PATHS, ids=lambda p: p.stem)
 def test_every_exercise_has_its_forbidden_calls_and_the_solution_uses_none(solution):
     for name, function in _solution_functions(solution).items():
-        assert name in checks.FORBIDDEN_CALLS or name in NOTHING_TO_FORBID, f"{name}: no entry in checks.FORBIDDEN_CALLS"
-        assert checks.forbidden_call(function, name) is None, f"the solution of {name} is refused"
+        assert name in answer_guard.FORBIDDEN_CALLS or name in NOTHING_TO_FORBID, f"{name}: no entry in answer_guard.FORBIDDEN_CALLS"
+        assert answer_guard.forbidden_call(function, name) is None, f"the solution of {name} is refused"
 
 
 def test_every_forbidden_name_points_at_something():
     """A renamed module or function must be renamed in the table too, or its exercise stops refusing it."""
     optional = {"ml_dtypes"}  # not a dependency: forbidden in case a student installs it
-    missing = [dotted for names in checks.FORBIDDEN_CALLS.values() for dotted in names
-               if dotted not in optional and checks._resolve(dotted) is checks._MISSING]
+    missing = [dotted for names in answer_guard.FORBIDDEN_CALLS.values() for dotted in names
+               if dotted not in optional and answer_guard._resolve(dotted) is answer_guard._MISSING]
     assert not missing, f"FORBIDDEN_CALLS names what does not exist: {missing}"
 
 
@@ -168,7 +169,7 @@ def test_every_forbidden_name_points_at_something():
 
 def test_an_object_equal_to_everything_is_refused():
     always_equal = _run_as_notebook("class AlwaysEqual:\n    def __eq__(self, other):\n        return True")["AlwaysEqual"]
-    message = _refusal(lambda tags: always_equal(), checks.entity_spans_reference, [(["B-Gene"],)], "entity_spans")
+    message = _refusal(lambda tags: always_equal(), exercise_references.entity_spans_reference, [(["B-Gene"],)], "entity_spans")
     assert message == ("entity_spans returned an object of AlwaysEqual, a class of your own: return plain values "
                        "(lists, tuples, dicts, strings, numbers, arrays)")
 
@@ -187,34 +188,44 @@ def test_a_built_in_subclass_is_compared_as_the_built_in():
     with pytest.raises(AssertionError, match=r"returned 'I-Gene', expected 'B-Gene'"):
         checks.check_against(lambda tags: [Agreeable("I-Gene")], lambda tags: ["B-Gene"], [(["I-Gene"],)], name="iob1_to_iob2")
     with pytest.raises(AssertionError, match="returned 2 items, expected 1"):
-        checks.check_against(lambda tags: Long([(0, 1, "Gene"), (1, 2, "Gene")]), checks.entity_spans_reference, [(["B-Gene"],)],
-                             name="entity_spans")
-    assert type(checks.plain_value({"a": Long([1])})["a"]) is list
+        checks.check_against(lambda tags: Long([(0, 1, "Gene"), (1, 2, "Gene")]), exercise_references.entity_spans_reference,
+                             [(["B-Gene"],)], name="entity_spans")
+    assert type(answer_guard.plain_value({"a": Long([1])})["a"]) is list
 
 
 # ---------------------------------------------------------------- a patched library
 
 
 def test_a_replaced_library_function_is_named_and_nothing_is_graded(monkeypatch):
-    monkeypatch.setattr(checks, "_LIBRARY", {})
-    with pytest.raises(checks.RefusedAnswer, match="not recorded"):
-        checks.verify_library()
-    assert checks.snapshot_library() > 100
-    checks.verify_library()
+    monkeypatch.setattr(answer_guard, "_LIBRARY", {})
+    with pytest.raises(answer_guard.RefusedAnswer, match="not recorded"):
+        answer_guard.verify_library()
+    assert answer_guard.snapshot_library() > 100
+    answer_guard.verify_library()
     monkeypatch.setattr(checks, "check_against", lambda *args, **kwargs: 0)
     monkeypatch.setattr(schemes, "spans_from_tags", lambda tags: [])
-    with pytest.raises(checks.RefusedAnswer) as refused:
-        checks.verify_library()
+    with pytest.raises(answer_guard.RefusedAnswer) as refused:
+        answer_guard.verify_library()
     assert str(refused.value) == ("a cell of this notebook replaced checks.check_against, schemes.spans_from_tags: the tests compare "
                                   "with the library as it is, so none of them can be graded")
     monkeypatch.undo()
-    monkeypatch.setattr(checks, "_LIBRARY", {})
-    checks.snapshot_library()
+    monkeypatch.setattr(answer_guard, "_LIBRARY", {})
+    answer_guard.snapshot_library()
     import biobert_ner
 
     monkeypatch.setattr(biobert_ner, "checks", __import__("types").SimpleNamespace(check_against=lambda *args, **kwargs: 0))
-    with pytest.raises(checks.RefusedAnswer, match=r"replaced biobert_ner\.checks: "):
-        checks.verify_library()
+    with pytest.raises(answer_guard.RefusedAnswer, match=r"replaced biobert_ner\.checks: "):
+        answer_guard.verify_library()
+
+
+def test_a_replaced_reference_is_named_too(monkeypatch):
+    """The references live in their own module: the grader's first cell imports it, so it is recorded with the rest."""
+    assert "exercise_references" in restoration._guard_cell().source and "exercise_references" in restoration.TEST_PROLOGUE
+    monkeypatch.setattr(answer_guard, "_LIBRARY", {})
+    answer_guard.snapshot_library()
+    monkeypatch.setattr(exercise_references, "entity_spans_reference", lambda tags: [])
+    with pytest.raises(answer_guard.RefusedAnswer, match=r"replaced exercise_references\.entity_spans_reference: "):
+        answer_guard.verify_library()
 
 
 # ---------------------------------------------------------------- test cells put back from solutions/
@@ -235,18 +246,19 @@ def test_edited_deleted_and_invented_test_cells_do_not_count():
     twin = copy.deepcopy(_cell(notebook, "test_my_annotations"))
     twin["id"], twin.source = "twin", "pass"
     notebook.cells += [fake, twin]
-    restoration = grading.restore_test_cells(notebook, solution)
-    assert restoration.tests == {"test_spans": (1.0, ""), "test_iob1_to_iob2": (1.0, "edited"), "test_memorise_mentions": (1.0, "deleted"),
+    restored = restoration.restore_test_cells(notebook, solution)
+    assert restored.tests == {"test_spans": (1.0, ""), "test_iob1_to_iob2": (1.0, "edited"), "test_memorise_mentions": (1.0, "deleted"),
                                  "test_dictionary_tags": (2.0, "edited"), "test_my_annotations": (2.0, "")}
-    assert restoration.ignored == ["cell bonus (grade_id bonus): no test of that name in the solution",
+    assert restored.ignored == ["cell bonus (grade_id bonus): no test of that name in the solution",
                                    "cell twin (grade_id test_my_annotations): a second cell with that grade_id"]
-    tests = [cell for cell in notebook.cells if grading.is_test_cell(cell)]
-    assert [grading._grade_id(cell) for cell in tests] == [grading._grade_id(cell) for cell in solution.cells if grading.is_test_cell(cell)]
+    tests = [cell for cell in notebook.cells if restoration.is_test_cell(cell)]
+    solution_tests = [cell for cell in solution.cells if restoration.is_test_cell(cell)]
+    assert [restoration._grade_id(cell) for cell in tests] == [restoration._grade_id(cell) for cell in solution_tests]
     for cell in tests:
-        original = next(c for c in solution.cells if grading._grade_id(c) == grading._grade_id(cell))
-        assert cell.source == grading.TEST_PROLOGUE + original.source and grading.BEGIN_HIDDEN_TESTS in cell.source
+        original = next(c for c in solution.cells if restoration._grade_id(c) == restoration._grade_id(cell))
+        assert cell.source == restoration.TEST_PROLOGUE + original.source and grading.BEGIN_HIDDEN_TESTS in cell.source
     ids = [cell.get("id") for cell in notebook.cells]
-    assert ids[0] == grading.GUARD_CELL_ID
+    assert ids[0] == restoration.GUARD_CELL_ID
     assert ids.index("test_memorise_mentions") == ids.index("memorise_mentions") + 1  # back where it was, after its exercise
 
 
@@ -263,8 +275,8 @@ def test_a_report_says_which_test_cells_were_restored():
 
 
 def test_an_exercise_finds_its_solution_and_a_solution_is_graded_as_it_is():
-    assert grading.solution_of(EXERCISES / ANNOTATION, _student_copy()) == SOLUTIONS / ANNOTATION
-    assert grading.solution_of(SOLUTIONS / ANNOTATION, _read(SOLUTIONS / ANNOTATION)) is None
+    assert restoration.solution_of(EXERCISES / ANNOTATION, _student_copy()) == SOLUTIONS / ANNOTATION
+    assert restoration.solution_of(SOLUTIONS / ANNOTATION, _read(SOLUTIONS / ANNOTATION)) is None
 
 
 # ---------------------------------------------------------------- hidden tests, references, the annotators' answers
@@ -272,7 +284,7 @@ def test_an_exercise_finds_its_solution_and_a_solution_is_graded_as_it_is():
 
 @pytest.mark.parametrize("solution", SOLUTION_PATHS, ids=lambda p: p.stem)
 def test_hidden_tests_stay_out_of_the_exercise(solution):
-    tests = [cell for cell in _read(solution).cells if grading.is_test_cell(cell)]
+    tests = [cell for cell in _read(solution).cells if restoration.is_test_cell(cell)]
     assert any(grading.BEGIN_HIDDEN_TESTS in cell.source for cell in tests), f"{solution.name} has no hidden tests"
     text = (EXERCISES / solution.name).read_text(encoding="utf-8")
     assert "HIDDEN TESTS" not in text
@@ -284,7 +296,7 @@ REFERENCE_IN_SIGHT = re.compile(r"^\s*(def \w*reference\w*|reference\w* *=|def (
 @pytest.mark.parametrize("solution", SOLUTION_PATHS, ids=lambda p: p.stem)
 def test_no_reference_is_written_out_in_a_visible_cell(solution):
     for cell in _read(EXERCISES / solution.name).cells:
-        if grading.is_test_cell(cell):
+        if restoration.is_test_cell(cell):
             found = REFERENCE_IN_SIGHT.findall(cell.source)
             assert not found, f"{solution.name} cell {cell.get('id')}: a reference in sight of the answer: {found}"
 
@@ -336,7 +348,7 @@ def _handed_in(cheat: bool):
     solution, notebook = _read(SOLUTIONS / ANNOTATION), _student_copy()
     regions = dict(grading.solution_regions(solution))
     for cell in notebook.cells:
-        if grading.is_solution_cell(cell) and cell.cell_type == "code":
+        if restoration.is_solution_cell(cell) and cell.cell_type == "code":
             body = CHEATS[cell["id"]] if cheat else regions[cell["id"]].strip("\n")
             indent = "    " if cheat else ""
             cell.source = re.sub(r"^( *)# YOUR CODE HERE\n *raise NotImplementedError\(\)",

@@ -57,6 +57,10 @@ def test_card_names_model_data_licence_and_scores():
     assert "NCBI disease corpus (Doğan et al. 2014)" in card and "licence CC BY 4.0" in card
     assert "5 epochs (best dev epoch kept: 4), batch 32, peak learning rate 0.0002" in card
     assert "precision bf16, seed 42" in card  # what the run computed in, not the "auto" it asked for
+    assert "labels on all sub-words" in card  # settings by their value, never an enum's repr (LabelStrategy.ALL)
+    from biobert_ner.precision import Precision
+
+    assert "precision fp32, seed 42" in model_card(config, labels=["O"], dev=REPORT, test=REPORT, best_epoch=4, precision=Precision.FP32)
     assert "| Disease | 0.8000 | 0.8250 | 0.8123 | 960 |" in card
     assert "no nested or discontinuous entities" in card
 
