@@ -24,7 +24,6 @@ RESULTS = BENCHMARKS / "results"
 # must leave this list (test_results_name_their_commit_and_machine fails until it does).
 WRITTEN_BEFORE_COMMITS_WERE_RECORDED = {
     "gpu_training.json": "2026-11-29",
-    "inference.json": "2026-11-30",
     "java.json": "2026-11-25",
     "java-unfused.json": "2026-11-25",
     "quality_cpu.json": "2026-11-30",
